@@ -1,0 +1,1 @@
+"""PySide6 + pyqtgraph front end. Thin: turns user intent into calls on core."""

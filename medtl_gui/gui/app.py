@@ -1,0 +1,60 @@
+"""`medtl-gui` / `python -m medtl_gui`: start the desktop app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def demo_project_dir() -> Path:
+    """Where the built-in demo project lives (``MEDTL_DEMO_DIR`` overrides)."""
+    override = os.environ.get("MEDTL_DEMO_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("MedTL", appauthor=False)) / "demo-project"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="medtl-gui", description="MedTL desktop app")
+    parser.add_argument("project", nargs="?", help="project folder to open")
+    parser.add_argument("--demo", action="store_true", help="open the built-in demo project (created on first use)")
+    parser.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from medtl_gui import __version__
+    from medtl_gui.gui.main_window import MainWindow
+    from medtl_gui.gui.theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("MedTL")
+    app.setOrganizationName("MedTL")
+    app.setApplicationVersion(__version__)
+    apply_theme(app, "dark")
+    from PySide6.QtGui import QIcon
+
+    from medtl_gui.gui.resources import resource_path
+
+    app.setWindowIcon(QIcon(str(resource_path("medtl.svg"))))
+    window = MainWindow()
+    window.show()
+    if args.project:
+        window.open_project(Path(args.project))
+    elif args.demo:
+        window.open_demo_project(demo_project_dir())
+    if args.screenshot:
+        window.project_ready.connect(lambda: QTimer.singleShot(1500, lambda: (window.grab().save(args.screenshot), app.quit())))
+    return app.exec()
