@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     app.setWindowIcon(QIcon(str(resource_path("medtl.svg"))))
     window = MainWindow()
     window.show()
+    if args.screenshot:
+        window.project_ready.connect(lambda: QTimer.singleShot(1500, lambda: (window.grab().save(args.screenshot), app.quit())))
     if args.project:
         window.open_project(Path(args.project))
     elif args.demo:
         window.open_demo_project(demo_project_dir())
-    if args.screenshot:
-        window.project_ready.connect(lambda: QTimer.singleShot(1500, lambda: (window.grab().save(args.screenshot), app.quit())))
     return app.exec()

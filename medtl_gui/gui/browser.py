@@ -37,28 +37,29 @@ class BrowserRow:
     color: str | None = None
 
 
-def rows_from_project(project) -> list[BrowserRow]:
-    """One row per image, read from the project store."""
+def browser_row(rec, colors: dict[str, str]) -> BrowserRow:
+    """The browser's view of one ``ImageRecord``."""
+    label = rec.label or ("" if rec.label_status in (None, "labelled") else rec.label_status)
+    name = Path(str(rec.path)).name
+    if rec.kind == "dicom-series":
+        name = f"{name} [series {rec.n_frames} sl.]"
+    return BrowserRow(
+        image_id=rec.id,
+        name=name,
+        label=label,
+        split=rec.split or "",
+        modality=rec.modality or "",
+        patient=rec.patient_id or "",
+        has_mask=rec.has_mask,
+        color=colors.get(rec.label or ""),
+    )
+
+
+def rows_from_project(project, image_ids: list[int] | None = None) -> list[BrowserRow]:
+    """Browser rows for all images (one query) or for the given ids."""
     colors = {c.name: c.color for c in project.classes()}
-    rows = []
-    for rec in project.images():
-        label = project.label(rec.id)
-        name = label.class_name if label is not None and label.class_name else ""
-        if label is not None and getattr(label, "status", "labelled") not in ("labelled", None):
-            name = name or label.status
-        rows.append(
-            BrowserRow(
-                image_id=rec.id,
-                name=Path(str(rec.path)).name if rec.series_uid is None else f"{Path(str(rec.path)).name} [series]",
-                label=name,
-                split=project.split_of(rec.id) or "",
-                modality=rec.modality or "",
-                patient=rec.patient_id or "",
-                has_mask=project.has_mask(rec.id) if hasattr(project, "has_mask") else False,
-                color=colors.get(name),
-            )
-        )
-    return rows
+    records = project.images() if image_ids is None else [project.image(i) for i in image_ids]
+    return [browser_row(rec, colors) for rec in records]
 
 
 class ImageTableModel(QAbstractTableModel):
@@ -137,6 +138,7 @@ class ImageBrowser(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)

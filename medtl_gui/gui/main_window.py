@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from medtl_gui import __version__
 from medtl_gui.gui.background import BackgroundJob
-from medtl_gui.gui.browser import BrowserRow, ImageBrowser, rows_from_project
+from medtl_gui.gui.browser import ImageBrowser, rows_from_project
 from medtl_gui.gui.label_panel import LabelPanel
 from medtl_gui.gui.metadata_panel import MetadataPanel
 from medtl_gui.gui.scan_loader import ScanLoader
@@ -128,8 +128,8 @@ class MainWindow(QMainWindow):
         self.project = project
         self.loader.clear()
         self.current_id = None
-        self._remember_recent(Path(project.root))
-        self.setWindowTitle(f"MedTL {__version__} — {Path(project.root).name}")
+        self._remember_recent(Path(project.folder))
+        self.setWindowTitle(f"MedTL {__version__} — {Path(project.folder).name}")
         classes = project.classes()
         self.label_panel.set_classes([(c.name, c.color) for c in classes])
         self.refresh_browser()
@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
         splits = sorted({r.split for r in rows if r.split})
         self.browser.set_rows(rows, [c.name for c in self.project.classes()], splits)
         info = self.project.info()
-        self.statusBar().showMessage(f"{info.get('n_images', len(rows))} images in {Path(self.project.root)}")
+        self.statusBar().showMessage(f"{info.get('images', len(rows))} images in {Path(self.project.folder)}")
 
     # -------------------------------------------------------------- images
     def show_image(self, image_id: int) -> None:
@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Note saved")
 
     def _after_edit(self, advance: bool) -> None:
-        for row in rows_for_ids(self.project, [self.current_id]):
+        for row in rows_from_project(self.project, [self.current_id]):
             self.browser.update_row(row)
         self._show_label_state()
         if advance:
@@ -377,7 +377,3 @@ class MainWindow(QMainWindow):
             self.project.close()
         super().closeEvent(event)
 
-
-def rows_for_ids(project, ids: list[int]) -> list[BrowserRow]:
-    wanted = set(ids)
-    return [row for row in rows_from_project(project) if row.image_id in wanted]

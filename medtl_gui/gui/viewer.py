@@ -91,6 +91,8 @@ class ScanViewer(QWidget):
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
         self.preset_box = QComboBox()
+        self.preset_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.preset_box.setMinimumContentsLength(16)
         self.preset_box.setToolTip("Window preset (right-drag on the image to adjust)")
         self.preset_box.currentTextChanged.connect(self._on_preset)
         self.invert_box = QCheckBox("Invert")
@@ -98,6 +100,7 @@ class ScanViewer(QWidget):
         self.window_label = QLabel()
         self.slice_slider = QSlider(Qt.Orientation.Horizontal)
         self.slice_slider.setEnabled(False)
+        self.slice_slider.setVisible(False)
         self.slice_slider.valueChanged.connect(self.set_slice)
         self.slice_label = QLabel("")
 
@@ -135,6 +138,7 @@ class ScanViewer(QWidget):
         self.slice_slider.setRange(0, max(0, scan.n_frames - 1))
         self.slice_slider.setValue(self.slice_index)
         self.slice_slider.setEnabled(scan.n_frames > 1)
+        self.slice_slider.setVisible(scan.n_frames > 1)
         self.slice_slider.blockSignals(False)
         self._fill_presets(scan)
         self._show_slice()

@@ -1,0 +1,42 @@
+"""Shared test fixtures and paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``; tests using it skip when it is absent (e.g. a clone elsewhere)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"reference data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_project_template(tmp_path_factory):
+    """A small demo project made once per session; copy it before changing it."""
+    from medtl_gui.core.project import create_demo_project
+
+    folder = tmp_path_factory.mktemp("demo-template") / "demo"
+    project = create_demo_project(folder, n_images=12, size=128, seed=1)
+    project.close()
+    return folder
+
+
+@pytest.fixture
+def demo_project_dir(demo_project_template, tmp_path) -> Path:
+    """A private copy of the small demo project."""
+    import shutil
+
+    target = tmp_path / "demo"
+    shutil.copytree(demo_project_template, target)
+    return target
