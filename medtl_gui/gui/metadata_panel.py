@@ -26,7 +26,10 @@ class MetadataPanel(QWidget):
         layout.addWidget(self.table)
 
     def set_metadata(self, metadata: Mapping[str, Any]) -> None:
-        self._metadata = dict(metadata)
+        """Show a scan's metadata: its DICOM attributes (``metadata["dicom"]``) and MedTL's summary."""
+        flat = {k: v for k, v in metadata.items() if k != "dicom" and v not in (None, [], {}, "")}
+        flat.update(metadata.get("dicom") or {})
+        self._metadata = flat
         self._refresh()
 
     def shown(self) -> dict[str, str]:
