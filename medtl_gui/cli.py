@@ -18,7 +18,7 @@ import sys
 from medtl_gui import __version__
 
 #: modules under medtl_gui.commands that define ``register(subparsers)``
-COMMAND_MODULES = ("scan", "project")
+COMMAND_MODULES = ("scan", "project", "engine")
 
 
 class UsageError(Exception):

@@ -1,0 +1,195 @@
+"""`medtl import | info | demo | check`: project sub-commands of the CLI.
+
+- ``medtl import PROJECT SOURCE... [--copy] [--class-names a,b] [--limit N] [--json]``
+  creates the project if needed, imports, prints progress on stderr and a
+  summary (or the report as JSON on stdout). Exit 0 even when some files were
+  skipped (the report lists them); exit 2 when a source does not exist.
+- ``medtl info PROJECT [--json]``: counts per split and class.
+- ``medtl demo PROJECT [--force]``: create the built-in demo project; refuses
+  a non-empty folder that is not a demo project.
+- ``medtl check PROJECT [--json] [--verify-images]``: integrity check; exit 1
+  when problems are found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from medtl_gui.cli import UsageError
+
+
+def register(sub: Any) -> None:
+    """Add the project sub-commands to the CLI's sub-parsers."""
+    p = sub.add_parser("import", help="import scans (folders, CSV, .npz, DICOM) into a project",
+                       description="Import scans into PROJECT (created when absent). Each SOURCE is a folder "
+                                   "with one sub-folder per class, a CSV path,label[,split], a MedMNIST .npz, "
+                                   "a DICOM folder, an images/+masks folder pair, or a single file.")
+    p.add_argument("project", help="project folder (created when it does not exist)")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="files or folders to import")
+    p.add_argument("--copy", action="store_true", help="copy scan files into the project (default: reference them)")
+    p.add_argument("--class-names", help="comma-separated names of .npz label values 0,1,... (e.g. normal,pneumonia)")
+    p.add_argument("--limit", type=int, help="import at most N images per source (per split of an .npz)")
+    p.add_argument("--domain", help="domain tag stored on every imported image (site, scanner ...)")
+    p.add_argument("--json", action="store_true", help="print the import report as JSON on stdout")
+    p.set_defaults(func=run_import)
+
+    p = sub.add_parser("info", help="show a project's images per split and class")
+    p.add_argument("project")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run_info)
+
+    p = sub.add_parser("demo", help="create the built-in demo project (synthetic scans, no download)")
+    p.add_argument("project", help="folder to create (new or empty)")
+    p.add_argument("--n-images", type=int, default=60, help="number of chest phantoms (default 60)")
+    p.add_argument("--size", type=int, default=256, help="phantom size in pixels (default 256)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="re-create an existing demo project")
+    p.set_defaults(func=run_demo)
+
+    p = sub.add_parser("check", help="check a project's integrity (exit 1 when problems are found)")
+    p.add_argument("project")
+    p.add_argument("--verify-images", action="store_true", help="also re-hash image files copied into the project")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run_check)
+
+
+# -- handlers ----------------------------------------------------------------------------
+def run_import(args: argparse.Namespace) -> int:
+    from medtl_gui.core.project import Project, ProjectError, import_sources
+
+    missing = [s for s in args.sources if not Path(s).expanduser().exists()]
+    if missing:
+        raise UsageError(f"source does not exist: {', '.join(missing)}")
+    class_names = [c.strip() for c in args.class_names.split(",")] if args.class_names else None
+    progress = _ProgressLine(sys.stderr)
+    try:
+        with Project.open_or_create(args.project) as project:
+            report = import_sources(project, args.sources, copy=args.copy, class_names=class_names,
+                                    limit=args.limit, domain=args.domain, progress=progress)
+    except ProjectError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        progress.finish()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(report.summary())
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    with _open(args.project) as project:
+        info = project.info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['name']}  ({info['path']})")
+    print(f"images: {info['images']}  unlabelled: {info['unlabelled']}  masks: {info['masks']}"
+          f" on {info['images_with_masks']} images  model proposals: {info['proposals']}")
+    if info["classes"]:
+        print("classes: " + ", ".join(info["classes"]))
+    if info["seg_labels"]:
+        print("segmentation labels: " + ", ".join(info["seg_labels"]))
+    for split, counts in info["splits"].items():
+        per_class = ", ".join(f"{name} {n}" for name, n in counts["classes"].items())
+        print(f"  {split:<10} {counts['images']:>6} images  ({per_class or 'no classes'};"
+              f" unlabelled {counts['unlabelled']})")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from medtl_gui.core.project import ProjectError, create_demo_project
+
+    folder = Path(args.project).expanduser()
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        if not _is_demo_project(folder):
+            raise UsageError(f"{folder}: folder is not empty and is not a demo project; refusing to overwrite it")
+        if not args.force:
+            print(f"{folder} is already a demo project (use --force to re-create it)")
+            return 0
+        shutil.rmtree(folder)
+    started = time.monotonic()
+    try:
+        project = create_demo_project(folder, n_images=args.n_images, size=args.size, seed=args.seed)
+    except (ProjectError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    with project:
+        info = project.info()
+    print(f"demo project created in {folder} in {time.monotonic() - started:.1f} s: {info['images']} images,"
+          f" {info['unlabelled']} unlabelled, {info['masks']} masks")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    with _open(args.project) as project:
+        problems = project.check_integrity(verify_image_hashes=args.verify_images)
+        path = str(project.folder)
+    if args.json:
+        print(json.dumps({"path": path, "ok": not problems, "problems": problems}, indent=2))
+    elif problems:
+        print(f"{path}: {len(problems)} problem(s)")
+        for problem in problems:
+            print(f"  {problem}")
+    else:
+        print(f"{path}: ok")
+    return 1 if problems else 0
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _open(folder: str) -> Any:
+    from medtl_gui.core.project import Project, ProjectError
+
+    try:
+        return Project.open(folder)
+    except ProjectError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _is_demo_project(folder: Path) -> bool:
+    from medtl_gui.core.project import Project, ProjectError
+
+    try:
+        with Project.open(folder) as project:
+            return project.meta("demo") == "1"
+    except ProjectError:
+        return False
+
+
+class _ProgressLine:
+    """Import progress on stderr: one updating line on a terminal, a line per 10 % otherwise."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.is_tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.last_draw = 0.0
+        self.last_decile = -1
+        self.drawn = False
+
+    def __call__(self, done: int, total: int, path: str) -> None:
+        if total <= 0:
+            return
+        if self.is_tty:
+            now = time.monotonic()
+            if done < total and now - self.last_draw < 0.1:
+                return
+            self.last_draw = now
+            text = f"[import] {done}/{total} {path}"
+            self.stream.write("\r" + text[:110].ljust(110))
+            self.drawn = True
+        else:
+            decile = done * 10 // total
+            if decile != self.last_decile:
+                self.last_decile = decile
+                self.stream.write(f"[import] {done}/{total}\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.is_tty and self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,179 @@
+"""The SQLite schema of ``project.sqlite`` and its migrations.
+
+``SCHEMA_VERSION`` is stored in the ``meta`` table. Opening a project written
+by an older MedTL runs the migrations in ``MIGRATIONS`` (one transaction);
+opening one written by a newer MedTL is refused (``ProjectError``), so an old
+program never damages a newer project.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+#: the version this code writes; bump it and add a migration when the schema changes
+SCHEMA_VERSION = 1
+
+#: application id stored in the SQLite header ("MTL1"), so tools can tell the file apart
+APPLICATION_ID = 0x4D544C31
+
+SCHEMA_V1 = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE import_batches (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    user       TEXT NOT NULL,
+    sources    TEXT NOT NULL              -- JSON list of the source paths
+);
+
+CREATE TABLE images (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    path         TEXT NOT NULL,           -- relative to the project when copied, else absolute
+    copied       INTEGER NOT NULL DEFAULT 0 CHECK (copied IN (0, 1)),
+    sha256       TEXT NOT NULL,           -- content hash (file, or sorted file hashes of a series)
+    identity     TEXT NOT NULL UNIQUE,    -- what makes two imports "the same image"
+    kind         TEXT NOT NULL,
+    modality     TEXT,
+    patient_id   TEXT,
+    study_uid    TEXT,
+    series_uid   TEXT,
+    shape        TEXT NOT NULL,           -- JSON list
+    n_frames     INTEGER NOT NULL DEFAULT 1,
+    is_color     INTEGER NOT NULL DEFAULT 0,
+    added_at     TEXT NOT NULL,
+    source       TEXT,                    -- where it was imported from
+    import_batch INTEGER REFERENCES import_batches(id),
+    domain       TEXT,
+    split        TEXT CHECK (split IN ('train', 'val', 'test')),
+    split_origin TEXT CHECK (split_origin IN ('import', 'human', 'auto')),
+    note         TEXT
+);
+CREATE INDEX images_sha256 ON images(sha256);
+CREATE INDEX images_patient ON images(patient_id);
+CREATE INDEX images_split ON images(split);
+
+CREATE TABLE label_classes (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    name     TEXT NOT NULL UNIQUE,
+    color    TEXT NOT NULL,
+    shortcut TEXT,
+    idx      INTEGER NOT NULL UNIQUE
+);
+
+CREATE TABLE seg_labels (
+    value INTEGER PRIMARY KEY CHECK (value BETWEEN 1 AND 255),
+    name  TEXT NOT NULL UNIQUE,
+    color TEXT NOT NULL
+);
+
+CREATE TABLE labels (
+    image_id   INTEGER PRIMARY KEY REFERENCES images(id),
+    class_id   INTEGER REFERENCES label_classes(id),
+    status     TEXT NOT NULL CHECK (status IN ('labelled', 'uncertain', 'skipped')),
+    origin     TEXT NOT NULL,
+    user       TEXT,
+    note       TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX labels_class ON labels(class_id);
+
+CREATE TABLE proposals (
+    image_id      INTEGER PRIMARY KEY REFERENCES images(id),
+    class_id      INTEGER NOT NULL REFERENCES label_classes(id),
+    probabilities TEXT NOT NULL,          -- JSON {class name: probability}
+    run_id        TEXT,
+    created_at    TEXT NOT NULL
+);
+
+CREATE TABLE masks (
+    image_id    INTEGER NOT NULL REFERENCES images(id),
+    kind        TEXT NOT NULL CHECK (kind IN ('label', 'proposal', 'fov')),
+    slice_index INTEGER NOT NULL DEFAULT -1,   -- -1: the whole 2D image
+    path        TEXT NOT NULL UNIQUE,          -- relative to the project folder
+    sha256      TEXT NOT NULL,
+    origin      TEXT NOT NULL,
+    user        TEXT,
+    run_id      TEXT,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (image_id, kind, slice_index)
+);
+
+CREATE TABLE history (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    timestamp TEXT NOT NULL,
+    user      TEXT NOT NULL,
+    image_id  INTEGER,                    -- NULL for project-wide changes (classes)
+    action    TEXT NOT NULL,
+    old_value TEXT,                       -- JSON
+    new_value TEXT,                       -- JSON
+    origin    TEXT NOT NULL
+);
+CREATE INDEX history_image ON history(image_id);
+
+CREATE TRIGGER history_no_update BEFORE UPDATE ON history
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: UPDATE refused');
+END;
+CREATE TRIGGER history_no_delete BEFORE DELETE ON history
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: DELETE refused');
+END;
+"""
+
+#: migrations: ``MIGRATIONS[v]`` upgrades a database from version v to v + 1
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+
+def create_schema(conn: sqlite3.Connection, name: str, created_at: str, app_version: str) -> None:
+    """Create every table of a new project inside the caller's transaction."""
+    for statement in _split_statements(SCHEMA_V1):
+        conn.execute(statement)
+    conn.executemany(
+        "INSERT INTO meta (key, value) VALUES (?, ?)",
+        [
+            ("schema_version", str(SCHEMA_VERSION)),
+            ("name", name),
+            ("created_at", created_at),
+            ("created_by", app_version),
+        ],
+    )
+
+
+def read_schema_version(conn: sqlite3.Connection) -> int | None:
+    """The schema version stored in ``meta``, or None when the file has no MedTL schema."""
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if not has_meta:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else None
+
+
+def migrate(conn: sqlite3.Connection, from_version: int) -> None:
+    """Upgrade the schema from ``from_version`` to ``SCHEMA_VERSION`` in the caller's transaction."""
+    version = from_version
+    while version < SCHEMA_VERSION:
+        MIGRATIONS[version](conn)
+        version += 1
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def _split_statements(script: str) -> list[str]:
+    """Split a schema script into statements (triggers contain ';' inside BEGIN..END)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--") and not buffer.strip():
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

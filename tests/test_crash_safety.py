@@ -1,0 +1,172 @@
+"""kill -9 at random moments: the project still opens, is consistent, and loses at most the edit in flight.
+
+A child process edits labels and masks (or imports files) in a loop and
+prints a line after each finished step; the parent kills it with SIGKILL at a
+random moment (seeded, several times), then checks the project.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medtl_gui.core.project import Project, import_sources
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CLASSES = ("normal", "lesion")
+N_IMAGES = 4
+MASK_SHAPE = (16, 16)
+
+EDIT_LOOP = """
+import sys
+import numpy as np
+from medtl_gui.core.project import Project
+project = Project.open(sys.argv[1])
+ids = [r.id for r in project.images()]
+classes = ("normal", "lesion")
+print("ready", flush=True)
+i = 0
+while True:
+    image_id = ids[i % len(ids)]
+    if i % 2 == 0:
+        project.set_label(image_id, classes[(i // 2) % 2], user="child", note=f"edit {i}")
+    else:
+        project.set_mask(image_id, np.full((16, 16), i % 200 + 1, np.uint8), user="child")
+    print(i, flush=True)
+    i += 1
+"""
+
+IMPORT_LOOP = """
+import sys
+from medtl_gui.core.project import Project, import_sources
+project = Project.open_or_create(sys.argv[1])
+print("ready", flush=True)
+import_sources(project, [sys.argv[2]], copy=True, batch_size=int(sys.argv[3]),
+               progress=lambda done, total, path: print(done, flush=True))
+print("finished", flush=True)
+"""
+
+
+def run_and_kill(script: str, args: list[str], kill_after_lines: int, extra_delay_s: float) -> list[str]:
+    """Run ``script`` in a child, SIGKILL it after it printed ``kill_after_lines`` lines (+ a delay)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    child = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT)
+    lines: list[str] = []
+    try:
+        assert child.stdout is not None
+        deadline = time.monotonic() + 60
+        while len(lines) < kill_after_lines + 1 and time.monotonic() < deadline:
+            line = child.stdout.readline()
+            if not line:
+                break
+            lines.append(line.strip())
+        time.sleep(extra_delay_s)
+        child.send_signal(signal.SIGKILL)
+        rest, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    lines.extend(x for x in rest.split("\n") if x.strip())
+    assert lines and lines[0] == "ready", f"child failed to start: {err[-2000:]}"
+    assert child.returncode == -signal.SIGKILL
+    return lines[1:]
+
+
+def make_edit_project(folder: Path) -> None:
+    with Project.create(folder) as project:
+        for name in CLASSES:
+            project.add_class(name)
+        for k in range(N_IMAGES):
+            path = folder / "images" / f"src{k}.png"
+            Image.fromarray(np.full(MASK_SHAPE, k * 40, np.uint8)).save(path)
+            project.add_image(path)
+
+
+@pytest.mark.parametrize("round_seed", [1, 2, 3])
+def test_kill_during_label_and_mask_edits(tmp_path: Path, round_seed: int) -> None:
+    rng = random.Random(round_seed)
+    folder = tmp_path / "proj"
+    make_edit_project(folder)
+    confirmed_lines = run_and_kill(EDIT_LOOP, [str(folder)], kill_after_lines=rng.randint(5, 60),
+                                   extra_delay_s=rng.uniform(0.0, 0.02))
+    confirmed = len(confirmed_lines)  # edits 0 .. confirmed-1 finished before the kill
+
+    with Project.open(folder) as project:
+        assert project.check_integrity(verify_image_hashes=True) == []
+        edits = [e for e in project.history() if e.user == "child"]
+        persisted = len(edits)
+        assert confirmed <= persisted <= confirmed + 1, "at most the edit in flight may be lost"
+        assert [e.action for e in edits] == ["label" if i % 2 == 0 else "mask" for i in range(persisted)]
+        ids = [r.id for r in project.images()]
+        for k, image_id in enumerate(ids):
+            label_edits = [i for i in range(0, persisted, 2) if i % N_IMAGES == k]
+            mask_edits = [i for i in range(1, persisted, 2) if i % N_IMAGES == k]
+            label = project.label(image_id)
+            if label_edits:
+                last = label_edits[-1]
+                assert (label.class_name, label.note) == (CLASSES[(last // 2) % 2], f"edit {last}")
+                history = [e for e in project.history(image_id) if e.action == "label"]
+                assert history[-1].new_value["class"] == label.class_name
+            else:
+                assert label is None
+            mask = project.mask(image_id)
+            if mask_edits:
+                last = mask_edits[-1]
+                assert (mask == last % 200 + 1).all(), "the mask file holds the last committed mask"
+                history = [e for e in project.history(image_id) if e.action == "mask"]
+                assert history[-1].new_value["sha256"] == project.mask_record(image_id).sha256
+            else:
+                assert mask is None
+        leftovers = [p.name for p in (folder / "masks").rglob("*") if p.name.endswith((".pending", ".partial"))]
+        assert leftovers == []
+
+
+@pytest.fixture(scope="module")
+def import_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("crash-src")
+    rng = np.random.default_rng(0)
+    for name in CLASSES:
+        (root / name).mkdir()
+        for i in range(150):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(root / name / f"{i:03d}.png")
+    return root
+
+
+@pytest.mark.parametrize("round_seed", [11, 12, 13])
+def test_kill_during_import_loses_at_most_one_batch(tmp_path: Path, import_source: Path, round_seed: int) -> None:
+    rng = random.Random(round_seed)
+    batch = 25
+    total = 300
+    folder = tmp_path / "proj"
+    lines = run_and_kill(IMPORT_LOOP, [str(folder), str(import_source), str(batch)],
+                         kill_after_lines=rng.randint(20, 270), extra_delay_s=rng.uniform(0.0, 0.03))
+    progress = [int(x) for x in lines if x.isdigit()]
+    done = max(progress) if progress else 0
+
+    with Project.open(folder) as project:
+        assert project.check_integrity(verify_image_hashes=True) == []
+        records = project.images()
+        n = len(records)
+        assert n % batch == 0 or n == total, "batches are committed whole"
+        assert n >= (done // batch) * batch, "every batch reported as read before the kill was committed"
+        assert done - n <= batch, "at most one batch is lost"
+        for record in records:
+            assert record.label in CLASSES and record.copied
+            assert [e.action for e in project.history(record.id)] == ["import", "label"]
+        # running the same import again completes it: the committed part is recognised as duplicates
+        report = import_sources(project, [import_source], copy=True, batch_size=batch)
+        assert report.duplicates == n and report.imported == total - n
+        assert len(project.images()) == total
+        assert project.check_integrity(verify_image_hashes=True) == []
