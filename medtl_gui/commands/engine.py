@@ -1,0 +1,301 @@
+"""`medtl train | evaluate | weights`: the training engine's sub-commands.
+
+- ``medtl train DATA [--config cfg.json] [--model M] [--pretrained NAME|imagenet|none]
+  [--strategy S] [--epochs N] [--image-size PX] ... [--run-dir DIR] [--resume DIR]``
+  trains on DATA (a project folder or a MedMNIST-style ``.npz``) with a
+  progress bar on stderr. Command-line options override the config file.
+  Exit 0 when the run completed or stopped early, 1 when it failed, 130
+  when cancelled (Ctrl-C stops cleanly after the current batch).
+- ``medtl evaluate DATA --run DIR [--split test] [--json]``: metrics of a
+  run's best checkpoint on a split of DATA (another project with the same
+  class names works: external validation).
+- ``medtl weights list | import FILE | verify [NAME...] | export NAME DEST |
+  download NAME``: the offline weight store. ``download`` is the only
+  command that uses the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from medtl_gui.cli import UsageError
+
+#: TrainConfig fields settable from the command line: option -> (field, type, help)
+TRAIN_OPTIONS: dict[str, tuple[str, type, str]] = {
+    "--model": ("model", str, "architecture from the model zoo (e.g. resnet18, baseline_cnn)"),
+    "--pretrained": ("pretrained", str, "starting weights: 'imagenet', a weight-store name, or 'none'"),
+    "--strategy": ("strategy", str, "feature_extraction, finetune_last_n, full, gradual_unfreezing, l2sp, lwf"),
+    "--epochs": ("epochs", int, "number of epochs"),
+    "--image-size": ("image_size", int, "input size in pixels (default: the model's)"),
+    "--batch-size": ("batch_size", int, "images per batch"),
+    "--lr": ("lr", float, "learning rate of the head (earlier stages: lr * lr_decay per stage)"),
+    "--optimizer": ("optimizer", str, "adamw or sgd"),
+    "--schedule": ("schedule", str, "cosine, onecycle or constant"),
+    "--augmentation": ("augmentation", str, "none, light, standard or strong"),
+    "--imbalance": ("imbalance", str, "auto, weighted_loss, balanced_sampler or none"),
+    "--trainable-stages": ("trainable_stages", int, "finetune_last_n: number of stages to train"),
+    "--alpha": ("alpha", float, "weight of the retention loss L_pre (l2sp, lwf)"),
+    "--beta": ("beta", float, "weight of the task loss L_new"),
+    "--early-stopping": ("early_stopping_patience", int, "stop after N epochs without improvement"),
+    "--seed": ("seed", int, "random seed"),
+    "--device": ("device", str, "auto, cpu, cuda, cuda:N or mps"),
+    "--precision": ("precision", str, "auto, fp32, bf16 or fp16"),
+    "--workers": ("num_workers", int, "data loader worker processes"),
+}
+
+
+def register(sub: Any) -> None:
+    """Add train, evaluate and weights to the CLI's sub-parsers."""
+    p = sub.add_parser("train", help="train a model on a project or .npz file",
+                       description="Fine-tune a model-zoo network on DATA (project folder or .npz). "
+                                   "Options override --config; defaults are TrainConfig's.")
+    p.add_argument("data", metavar="DATA", help="project folder or MedMNIST-style .npz file")
+    p.add_argument("--config", type=Path, help="TrainConfig JSON file (or a run's config.json)")
+    for option, (field, kind, text) in TRAIN_OPTIONS.items():
+        p.add_argument(option, dest=field, type=kind, default=None, help=text)
+    p.add_argument("--run-dir", type=Path, help="folder for this run (default: DATA's runs/<new id>)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run from its last epoch")
+    p.add_argument("--weights-dir", type=Path, help="weight store folder (default: $MEDTL_WEIGHTS_DIR or user data)")
+    p.add_argument("--json", action="store_true", help="print the final report as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a trained run on a split of a project or .npz")
+    p.add_argument("data", metavar="DATA", help="project folder or .npz (may differ from the training data)")
+    p.add_argument("--run", type=Path, required=True, help="run folder")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--threshold", type=float, help="binary decision threshold (default: the run's)")
+    p.add_argument("--no-ci", action="store_true", help="skip bootstrap confidence intervals")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p.set_defaults(func=run_evaluate)
+
+    weights = sub.add_parser("weights", help="manage the offline weight store")
+    wsub = weights.add_subparsers(dest="weights_command", metavar="ACTION")
+    wsub.required = True
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dir", type=Path, help="weight store folder (default: $MEDTL_WEIGHTS_DIR or user data)")
+    w = wsub.add_parser("list", parents=[common], help="list stored weights and which zoo weights are missing")
+    w.add_argument("--json", action="store_true")
+    w.set_defaults(func=run_weights_list)
+    w = wsub.add_parser("import", parents=[common], help="import a weights file (.pth/.pt/.safetensors)")
+    w.add_argument("file", type=Path)
+    w.add_argument("--arch", help="architecture (found from torchvision file names)")
+    w.add_argument("--name", help="name in the store (default: file name without extension)")
+    w.add_argument("--source", help='what the weights were trained on, e.g. "supervised on project Y"')
+    w.add_argument("--licence", help="licence of the weights")
+    w.add_argument("--layout", choices=("torchvision", "medtl-backbone"), help="key layout (default torchvision)")
+    w.set_defaults(func=run_weights_import)
+    w = wsub.add_parser("verify", parents=[common], help="re-check SHA-256 of stored weights (exit 1 on a mismatch)")
+    w.add_argument("names", nargs="*", metavar="NAME")
+    w.set_defaults(func=run_weights_verify)
+    w = wsub.add_parser("export", parents=[common], help="copy weights plus a manifest sidecar into a folder")
+    w.add_argument("name")
+    w.add_argument("destination", type=Path)
+    w.set_defaults(func=run_weights_export)
+    w = wsub.add_parser("download", parents=[common],
+                        help="fetch torchvision's published weights (network; run on a connected machine)")
+    w.add_argument("name", help="model (e.g. resnet18) or weights name (resnet18-f37072fd)")
+    w.add_argument("--url", help="alternative address (mirror)")
+    w.set_defaults(func=run_weights_download)
+
+
+# --------------------------------------------------------------------------- helpers
+def _user_errors():
+    """The exception types that mean bad input (exit 2)."""
+    from medtl_gui.core.data.errors import DataError
+    from medtl_gui.core.models.weights.errors import WeightsError
+    from medtl_gui.core.models.zoo import UnknownModelError
+    from medtl_gui.core.training.config import ConfigError
+
+    return (ConfigError, DataError, WeightsError, UnknownModelError)
+
+
+def _store(directory: Path | None):
+    from medtl_gui.core.models.weights import WeightStore
+
+    return WeightStore(directory)
+
+
+def _open_data(location: str):
+    from medtl_gui.core.data.sources import open_data_source
+
+    return open_data_source(location)
+
+
+def _config_from_args(args: argparse.Namespace):
+    from medtl_gui.core.training.config import TrainConfig
+
+    config = TrainConfig.load(args.config) if args.config else TrainConfig()
+    if args.resume and not args.config:
+        config = TrainConfig.load(Path(args.resume) / "config.json")
+    values = config.to_dict()
+    for _, (field, _, _) in TRAIN_OPTIONS.items():
+        given = getattr(args, field)
+        if given is not None:
+            values[field] = None if field == "pretrained" and given.lower() == "none" else given
+    return TrainConfig.from_dict(values, origin="command line")
+
+
+# --------------------------------------------------------------------------- train
+def run_train(args: argparse.Namespace) -> int:
+    """Handler of ``medtl train``."""
+    from medtl_gui.core.training.console_progress import ConsoleProgress
+    from medtl_gui.core.training.control import RunControl
+    from medtl_gui.core.training.engine import train
+
+    try:
+        config = _config_from_args(args)
+        data = _open_data(args.data)
+        control = RunControl()
+        previous = signal.signal(signal.SIGINT, lambda *_: control.cancel())
+        try:
+            result = train(config, data, ConsoleProgress(quiet=args.quiet), control, run_dir=args.run_dir,
+                           resume_from=args.resume, weight_store=_store(args.weights_dir))
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    except _user_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(result.report, indent=2))
+    elif not args.quiet and "test" in result.report:
+        test = result.report["test"]
+        keys = [k for k in ("accuracy", "balanced_accuracy", "auc", "f1", "mae") if test.get(k) is not None]
+        print("test: " + ", ".join(f"{k} {test[k]:.4f}" for k in keys), file=sys.stderr)
+    return {"completed": 0, "early_stopped": 0, "cancelled": 130}.get(result.status, 1)
+
+
+# --------------------------------------------------------------------------- evaluate
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Handler of ``medtl evaluate``."""
+    from medtl_gui.core.evaluation.run_evaluation import evaluate_run
+
+    try:
+        data = _open_data(args.data)
+        try:
+            images = data.split(args.split)
+        except KeyError as exc:
+            raise UsageError(f"{args.data}: {exc.args[0]}") from exc
+        result = evaluate_run(args.run, images, threshold=args.threshold, confidence_intervals=not args.no_ci,
+                              device=args.device, checkpoint=args.checkpoint)
+    except _user_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    result["split"] = args.split
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{result['data']} ({result['n']} images), run {result['run']}")
+    for key in ("accuracy", "balanced_accuracy", "precision", "recall", "specificity", "f1", "auc", "mae", "mse"):
+        if key in result and result[key] is not None:
+            interval = result.get("ci95", {}).get(key)
+            ci = f"  [{interval[0]:.4f}, {interval[1]:.4f}]" if interval and interval[0] is not None else ""
+            print(f"  {key:18s} {result[key]:.4f}{ci}")
+    if "confusion_matrix" in result:
+        print(f"  confusion matrix (rows true {result['class_names']}): {result['confusion_matrix']}")
+    return 0
+
+
+# --------------------------------------------------------------------------- weights
+def run_weights_list(args: argparse.Namespace) -> int:
+    """Handler of ``medtl weights list``."""
+    from medtl_gui.core.models.zoo import list_models
+
+    try:
+        store = _store(args.dir)
+        entries = store.entries()
+    except _user_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    present = {e.name for e in entries}
+    missing = [s for s in list_models() if s.weights is not None and s.weights.name not in present]
+    if args.json:
+        print(json.dumps({
+            "directory": str(store.directory),
+            "hub_dirs": [str(d) for d in store.hub_dirs],
+            "entries": [e.to_json() for e in entries],
+            "missing": [{"model": s.name, "file": s.weights.file_name, "url": s.weights.url} for s in missing],
+        }, indent=2))
+        return 0
+    print(f"weight store: {store.directory}")
+    if not entries:
+        print("  (empty)")
+    for e in entries:
+        digest = e.sha256[:12] if e.sha256 else "(name prefix)"
+        print(f"  {e.name:40s} {e.architecture:20s} {e.location:9s} {digest:14s} {e.source}")
+    if missing:
+        print("not installed (medtl weights import FILE, or download on a connected machine):")
+        for s in missing:
+            print(f"  {s.name:20s} {s.weights.file_name:45s} {s.weights.url}")
+    return 0
+
+
+def run_weights_import(args: argparse.Namespace) -> int:
+    """Handler of ``medtl weights import``."""
+    try:
+        entry = _store(args.dir).import_file(args.file, architecture=args.arch, name=args.name, source=args.source,
+                                             licence=args.licence, layout=args.layout)
+    except _user_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"imported {entry.name} ({entry.architecture}, {entry.source}), sha256 {entry.sha256}")
+    return 0
+
+
+def run_weights_verify(args: argparse.Namespace) -> int:
+    """Handler of ``medtl weights verify``: exit 1 if any file fails."""
+    from medtl_gui.core.models.weights.errors import WeightsError
+
+    try:
+        store = _store(args.dir)
+        entries = store.entries()
+    except _user_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    if args.names:
+        unknown = sorted(set(args.names) - {e.name for e in entries})
+        if unknown:
+            raise UsageError(f"no weights named {', '.join(unknown)} in {store.directory}")
+        entries = [e for e in entries if e.name in args.names]
+    failures = 0
+    for entry in entries:
+        try:
+            store.verify(entry)
+            print(f"ok      {entry.name}")
+        except WeightsError as exc:
+            failures += 1
+            print(f"FAILED  {entry.name}: {exc.reason}")
+    if not entries:
+        print(f"no weights in {store.directory}")
+    return 1 if failures else 0
+
+
+def run_weights_export(args: argparse.Namespace) -> int:
+    """Handler of ``medtl weights export``."""
+    try:
+        target = _store(args.dir).export(args.name, args.destination)
+    except _user_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"exported {args.name} to {target} (with {target.name}.manifest.json)")
+    return 0
+
+
+def run_weights_download(args: argparse.Namespace) -> int:
+    """Handler of ``medtl weights download`` (the one network operation)."""
+    from medtl_gui.core.models.weights.download import download_weights
+
+    def progress(done: int, total: int | None) -> None:
+        text = f"{done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else "")
+        print(f"\rdownloading {text}", end="", file=sys.stderr, flush=True)
+
+    try:
+        entry = download_weights(args.name, _store(args.dir), url=args.url, progress=progress)
+    except _user_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    print(file=sys.stderr)
+    print(f"stored {entry.name} ({entry.architecture}), sha256 {entry.sha256}")
+    return 0

@@ -1,0 +1,100 @@
+"""Labelled images from a MedTL project store.
+
+Written against the store's public API only (``images(split=...)``,
+``classes()``, ``label(id)``, ``read_image(id)`` and the project folder),
+so the engine does not depend on how the store keeps its data.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from medtl_gui.core.data.errors import DataError
+from medtl_gui.core.data.labelled_images import DataSplits, ImageItem, LabelledImages
+
+#: label statuses that count as a usable training label (records without a status count too)
+USABLE_STATUSES = (None, "labelled")
+
+
+def project_folder(project: Any) -> Path:
+    """The project's folder (``root`` or ``folder`` attribute)."""
+    folder = getattr(project, "root", None) or getattr(project, "folder", None)
+    if folder is None:
+        raise TypeError(f"{project!r} has neither 'root' nor 'folder'")
+    return Path(folder)
+
+
+def _class_name_of(project: Any, record: Any) -> str | None:
+    """The final class name of an image record, or ``None`` if it has no usable label."""
+    if hasattr(record, "label"):
+        if getattr(record, "label_status", None) not in USABLE_STATUSES:
+            return None
+        return record.label
+    label = project.label(record.id)
+    if label is None or getattr(label, "status", None) not in USABLE_STATUSES:
+        return None
+    return label.class_name
+
+
+def class_names_of(project: Any) -> list[str]:
+    """The project's classification classes in training-index order."""
+    classes = list(project.classes())
+    if all(hasattr(c, "index") for c in classes):
+        classes.sort(key=lambda c: c.index)
+    return [c.name for c in classes]
+
+
+def from_project(project: Any, split: str) -> LabelledImages:
+    """Labelled images of one split ("train", "val" or "test") of a project.
+
+    Unlabelled images and images marked uncertain or skipped are left out.
+    Pixels are read on demand through ``project.read_image``; the store's
+    file SHA-256, when it records one, is the cache content key.
+    """
+    names = class_names_of(project)
+    folder = project_folder(project)
+    if not names:
+        raise DataError(folder, "the project has no classes; add classes and label images first")
+    index_of = {name: i for i, name in enumerate(names)}
+    items = []
+    for record in project.images(split=split):
+        class_name = _class_name_of(project, record)
+        if class_name is None:
+            continue
+        if class_name not in index_of:
+            raise DataError(folder, f"image {record.id} has label {class_name!r}, which is not a project class")
+        sha = getattr(record, "sha256", None)
+        items.append(
+            ImageItem(
+                id=str(record.id),
+                target=index_of[class_name],
+                load=functools.partial(project.read_image, record.id),
+                content_key=f"sha256:{sha}" if sha else None,
+            )
+        )
+    return LabelledImages(items, names, f"{folder.name}:{split}")
+
+
+def project_splits(project: Any) -> DataSplits:
+    """Train/val/test images of a project; run folders go to its ``runs/``.
+
+    Raises :class:`DataError` when the training split has no labelled image.
+    A missing validation split is left ``None`` (the engine then holds out
+    part of the training split).
+    """
+    folder = project_folder(project)
+    train = from_project(project, "train")
+    if len(train) == 0:
+        raise DataError(folder, "the training split has no labelled images; assign splits and label images first")
+    val = from_project(project, "val")
+    test = from_project(project, "test")
+    return DataSplits(
+        train=train,
+        val=val if len(val) else None,
+        test=test if len(test) else None,
+        source=str(folder),
+        runs_dir=folder / "runs",
+        cache_dir=folder / "cache",
+    )
