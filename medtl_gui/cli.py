@@ -16,13 +16,10 @@ import argparse
 import sys
 
 from medtl_gui import __version__
+from medtl_gui.commands import UsageError
 
 #: modules under medtl_gui.commands that define ``register(subparsers)``
 COMMAND_MODULES = ("scan", "project", "engine")
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,3 +40,26 @@ def demo_project_dir(demo_project_template, tmp_path) -> Path:
     target = tmp_path / "demo"
     shutil.copytree(demo_project_template, target)
     return target
+
+
+@pytest.fixture
+def isolated_settings(tmp_path):
+    """QSettings (recent projects, preferences) written under ``tmp_path``, not the user's own."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    return tmp_path / "settings"
+
+
+@pytest.fixture
+def main_window(qtbot, demo_project_dir, isolated_settings):
+    """The real MainWindow, shown, on a private copy of the small demo project, first image on screen."""
+    from medtl_gui.gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.image_shown, timeout=20000):
+        assert win.open_project(demo_project_dir)
+    yield win
+    win.close()

@@ -6,23 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 
 from medtl_gui.core.project import Project
 
 
 @pytest.fixture
-def window(qtbot, demo_project_dir, tmp_path, monkeypatch):
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    from medtl_gui.gui.main_window import MainWindow
-
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.image_shown, timeout=20000):
-        assert win.open_project(demo_project_dir)
-    yield win
-    win.close()
+def window(main_window):
+    return main_window
 
 
 def _wait_shown(qtbot, win, image_id):
@@ -112,7 +103,7 @@ def test_import_folder_with_broken_file_reports_skip(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: getattr(window, "last_import_summary", None) is not None, timeout=30000)
     box = window.last_import_summary
     assert "1 file(s) skipped" in box.text()
-    assert "broken.png" in box.detailedText()
+    assert "broken.png" in box.detailed_text()
     assert window.project.info()["images"] == before + 1
     assert len(window.browser.model.rows) == before + 1
 

@@ -62,7 +62,8 @@ def test_bad_json_names_the_file(tmp_path: Path) -> None:
 
 def test_a_run_config_record_loads_as_a_config(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"run_id": "x", "config": TrainConfig(epochs=4).to_dict(), "seed": 0}))
+    path.write_text(json.dumps({"run_id": "x", "config": TrainConfig(epochs=4).to_dict(), "seed": 0,
+                                "model": {"architecture": "resnet18"}}))
     assert TrainConfig.load(path).epochs == 4
 
 

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from medtl_gui.cli import UsageError
+from medtl_gui.commands import UsageError
 
 #: TrainConfig fields settable from the command line: option -> (field, type, help)
 TRAIN_OPTIONS: dict[str, tuple[str, type, str]] = {

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from medtl_gui.cli import UsageError
+from medtl_gui.commands import UsageError
 
 
 def register(sub: Any) -> None:

@@ -35,19 +35,22 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from PySide6.QtGui import QIcon
+
     from medtl_gui import __version__
+    from medtl_gui.gui.app_settings import AppSettings
+    from medtl_gui.gui.icons import set_icon_theme
     from medtl_gui.gui.main_window import MainWindow
+    from medtl_gui.gui.resources import resource_path
     from medtl_gui.gui.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("MedTL")
     app.setOrganizationName("MedTL")
     app.setApplicationVersion(__version__)
-    apply_theme(app, "dark")
-    from PySide6.QtGui import QIcon
-
-    from medtl_gui.gui.resources import resource_path
-
+    theme = AppSettings.load().theme
+    apply_theme(app, theme)
+    set_icon_theme(theme)
     app.setWindowIcon(QIcon(str(resource_path("medtl.svg"))))
     window = MainWindow()
     window.show()

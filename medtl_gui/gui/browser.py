@@ -1,138 +1,80 @@
-"""Dataset browser: the project's images in a filterable, searchable table."""
+"""Dataset browser: the project's images as a table or a thumbnail grid, with filters, sorting, search, counts.
+
+The table and the grid show the same filtered, sorted model and share one
+selection, so switching views keeps the current image. Rows come from one
+``Project.images()`` query run in the background (``reload``); after an edit
+only the edited rows are re-read (``refresh_rows``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from collections import Counter
+from typing import Any, Callable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
+    QListView,
+    QStackedWidget,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-COLUMNS = ("Image", "Label", "Split", "Modality", "Patient")
-ALL, UNLABELLED, HAS_MASK = "All images", "Unlabelled", "Has mask"
+from medtl_gui.gui.background import BackgroundJob
+from medtl_gui.gui.browser_model import (
+    ALL,
+    CLASS_PREFIX,
+    COLUMNS,
+    DISAGREES,
+    HAS_MASK,
+    NO_MASK,
+    ROW_ROLE,
+    SPLIT_PREFIX,
+    UNASSIGNED,
+    UNCERTAIN,
+    UNLABELLED,
+    BrowserRow,
+    ImageFilterProxy,
+    ImageTableModel,
+    load_rows,
+)
+from medtl_gui.gui.text_field import TextField
+from medtl_gui.gui.thumbnail_delegate import CELL, ThumbnailDelegate
+from medtl_gui.gui.thumbnails import ThumbnailCache
 
-
-@dataclass
-class BrowserRow:
-    """What the browser shows of one image (a snapshot; refreshed after edits)."""
-
-    image_id: int
-    name: str
-    label: str
-    split: str
-    modality: str
-    patient: str
-    has_mask: bool
-    color: str | None = None
-
-
-def browser_row(rec, colors: dict[str, str]) -> BrowserRow:
-    """The browser's view of one ``ImageRecord``."""
-    label = rec.label or ("" if rec.label_status in (None, "labelled") else rec.label_status)
-    name = Path(str(rec.path)).name
-    if rec.kind == "dicom-series":
-        name = f"{name} [series {rec.n_frames} sl.]"
-    return BrowserRow(
-        image_id=rec.id,
-        name=name,
-        label=label,
-        split=rec.split or "",
-        modality=rec.modality or "",
-        patient=rec.patient_id or "",
-        has_mask=rec.has_mask,
-        color=colors.get(rec.label or ""),
-    )
-
-
-def rows_from_project(project, image_ids: list[int] | None = None) -> list[BrowserRow]:
-    """Browser rows for all images (one query) or for the given ids."""
-    colors = {c.name: c.color for c in project.classes()}
-    records = project.images() if image_ids is None else [project.image(i) for i in image_ids]
-    return [browser_row(rec, colors) for rec in records]
-
-
-class ImageTableModel(QAbstractTableModel):
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[BrowserRow] = []
-
-    def set_rows(self, rows: list[BrowserRow]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def update_row(self, row: BrowserRow) -> None:
-        for i, old in enumerate(self.rows):
-            if old.image_id == row.image_id:
-                self.rows[i] = row
-                self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
-                return
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        row = self.rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return (row.name, row.label, row.split, row.modality, row.patient)[index.column()]
-        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 1 and row.color:
-            return QColor(row.color)
-        if role == Qt.ItemDataRole.UserRole:
-            return row
-        return None
-
-
-class _FilterProxy(QSortFilterProxyModel):
-    def __init__(self) -> None:
-        super().__init__()
-        self.mode = ALL
-        self.text = ""
-
-    def filterAcceptsRow(self, source_row, source_parent) -> bool:  # noqa: N802
-        row: BrowserRow = self.sourceModel().rows[source_row]
-        if self.mode == UNLABELLED and row.label:
-            return False
-        if self.mode == HAS_MASK and not row.has_mask:
-            return False
-        if self.mode.startswith("Class: ") and row.label != self.mode[7:]:
-            return False
-        if self.mode.startswith("Split: ") and row.split != self.mode[7:]:
-            return False
-        if self.text:
-            hay = f"{row.name} {row.patient} {row.modality}".lower()
-            return self.text in hay
-        return True
+#: sort choices of the sort box: (text, model column; -1 = order of addition)
+SORT_CHOICES: tuple[tuple[str, int], ...] = (
+    ("Sort: file name", 0), ("Sort: label", 1), ("Sort: split", 2), ("Sort: modality", 3),
+    ("Sort: patient", 4), ("Sort: has mask", 5), ("Sort: suggestion", 6), ("Sort: order added", -1),
+)
 
 
 class ImageBrowser(QWidget):
-    """Table of images with a filter menu and a search box; emits ``image_selected(id)``."""
+    """Table or grid of images with filter, sort and search; emits ``image_selected(id)``.
+
+    ``rows_loaded`` after a (background) reload has put its rows in place.
+    """
 
     image_selected = Signal(int)
+    rows_loaded = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.project: Any = None
+        self._colors: dict[str, str] = {}
+        self._generation = 0
+        self.thumbnails = ThumbnailCache(self)
         self.model = ImageTableModel()
-        self.proxy = _FilterProxy()
+        self.model.thumbnails = self.thumbnails
+        self.thumbnails.ready.connect(self.model.row_changed)
+        self.proxy = ImageFilterProxy()
         self.proxy.setSourceModel(self.model)
+
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -140,84 +82,233 @@ class ImageBrowser(QWidget):
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.sortIndicatorChanged.connect(self._on_header_sort)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
+
+        self.grid = QListView()
+        self.grid.setModel(self.proxy)
+        self.grid.setSelectionModel(self.table.selectionModel())
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setMovement(QListView.Movement.Static)
+        self.grid.setUniformItemSizes(True)
+        self.grid.setGridSize(CELL)
+        self.grid.setLayoutMode(QListView.LayoutMode.Batched)
+        self.grid.setBatchSize(256)
+        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.grid.setItemDelegate(ThumbnailDelegate(self.grid))
+        self.grid.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.views = QStackedWidget()
+        self.views.addWidget(self.table)
+        self.views.addWidget(self.grid)
+
         self.filter_box = QComboBox()
+        self.filter_box.setToolTip("Show only some images")
         self.filter_box.currentTextChanged.connect(self._on_filter)
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search file, patient, modality")
+        self.sort_box = QComboBox()
+        for text, column in SORT_CHOICES:
+            self.sort_box.addItem(text, column)
+        self.sort_box.activated.connect(lambda _i: self.sort_by(int(self.sort_box.currentData())))
+        self.search = TextField()
+        self.search.setPlaceholderText("Search file, patient, series, note")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._on_search)
         self.counts = QLabel()
         self.counts.setWordWrap(True)
+        self.counts.setObjectName("browser-counts")
         top = QHBoxLayout()
-        top.addWidget(self.filter_box)
-        top.addWidget(self.search, 1)
+        top.addWidget(self.filter_box, 1)
+        top.addWidget(self.sort_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.search)
+        layout.addWidget(self.views, 1)
         layout.addWidget(self.counts)
+        self._fill_filters([], [])
 
-    def set_rows(self, rows: list[BrowserRow], class_names: list[str], splits: list[str]) -> None:
-        keep = self.filter_box.currentText() or ALL
-        self.filter_box.blockSignals(True)
-        self.filter_box.clear()
-        self.filter_box.addItems([ALL, UNLABELLED, HAS_MASK] + [f"Class: {c}" for c in class_names] + [f"Split: {s}" for s in splits])
-        self.filter_box.setCurrentText(keep)
-        self.filter_box.blockSignals(False)
-        self.proxy.mode = self.filter_box.currentText()
+    # -- data --------------------------------------------------------------------------
+    def set_project(self, project: Any) -> None:
+        """Browse another project (None: none); the rows come with ``reload``."""
+        self._generation += 1
+        self.project = project
+        self.thumbnails.set_project(project)
+        self.model.set_rows([])
+        self._update_counts()
+
+    def reload(self, classes: list[Any], then: Callable[[], None] | None = None) -> BackgroundJob | None:
+        """Re-read every row in the background; ``then()`` runs once they are shown."""
+        if self.project is None:
+            return None
+        self._colors = {c.name: c.color for c in classes}
+        class_names = [c.name for c in classes]
+        self._generation += 1
+        generation = self._generation
+        job = BackgroundJob(load_rows, self.project, dict(self._colors))
+
+        def done(rows: list[BrowserRow]) -> None:
+            if generation != self._generation:
+                return
+            self.set_rows(rows, class_names)
+            if then is not None:
+                then()
+
+        job.succeeded.connect(done)
+        job.start()
+        self._reload_job = job
+        return job
+
+    def set_rows(self, rows: list[BrowserRow], class_names: list[str]) -> None:
+        """Show these rows (keeps the filter when it still exists)."""
+        splits = sorted({r.split or UNASSIGNED for r in rows})
+        current = self.current_image_id()
+        self._fill_filters(class_names, splits)
         self.model.set_rows(rows)
         self._update_counts()
+        if current is not None:
+            self.select_image(current)
+        self.rows_loaded.emit()
 
-    def update_row(self, row: BrowserRow) -> None:
-        self.model.update_row(row)
+    def refresh_rows(self, image_ids: list[int], advance_from: int | None = None) -> None:
+        """Re-read some rows (after an edit); with ``advance_from``, then select the image after it.
+
+        When the edit made the image leave the filtered list (e.g. labelling
+        under "Unlabelled"), the image that took its place is selected.
+        """
+        if self.project is None:
+            return
+        proxy_row = self._proxy_row_of(advance_from) if advance_from is not None else None
+        self.model.update_rows(load_rows(self.project, self._colors, list(image_ids)))
         self._update_counts()
+        if advance_from is None:
+            return
+        still = self._proxy_row_of(advance_from)
+        if still is not None:
+            self.select_row(still + 1)
+        elif proxy_row is not None:
+            self.select_row(min(proxy_row, self.proxy.rowCount() - 1))
 
+    # -- selection and navigation -------------------------------------------------------
     def current_image_id(self) -> int | None:
+        """Id of the selected image, or None."""
         index = self.table.currentIndex()
-        if not index.isValid():
-            return None
-        return self.proxy.data(index, Qt.ItemDataRole.UserRole).image_id
+        return index.data(ROW_ROLE).image_id if index.isValid() else None
 
     def select_row(self, proxy_row: int) -> bool:
+        """Select a row of the filtered, sorted list; False when out of range."""
         if not 0 <= proxy_row < self.proxy.rowCount():
             return False
-        self.table.setCurrentIndex(self.proxy.index(proxy_row, 0))
+        index = self.proxy.index(proxy_row, 0)
+        self.table.setCurrentIndex(index)
+        self.table.scrollTo(index)
+        self.grid.scrollTo(index)
         return True
+
+    def select_image(self, image_id: int) -> bool:
+        """Select an image if the filter shows it."""
+        row = self._proxy_row_of(image_id)
+        return row is not None and self.select_row(row)
 
     def step(self, delta: int) -> bool:
         """Move the selection by ``delta`` rows (in the filtered, sorted order)."""
         current = self.table.currentIndex().row()
-        return self.select_row(max(0, current + delta) if current >= 0 else 0)
+        target = current + delta if current >= 0 else 0
+        if not 0 <= target < self.proxy.rowCount():
+            return False
+        return self.select_row(target)
 
     def neighbour_ids(self, radius: int = 2) -> list[int]:
+        """Ids of the images up to ``radius`` rows around the current one (prefetch), nearest first."""
         row = self.table.currentIndex().row()
         ids = []
-        for r in range(row - radius, row + radius + 1):
-            if r != row and 0 <= r < self.proxy.rowCount():
-                ids.append(self.proxy.data(self.proxy.index(r, 0), Qt.ItemDataRole.UserRole).image_id)
+        for distance in range(1, radius + 1):
+            for r in (row + distance, row - distance):
+                if 0 <= r < self.proxy.rowCount():
+                    ids.append(self.proxy.index(r, 0).data(ROW_ROLE).image_id)
         return ids
 
-    def _on_current(self, current, _previous) -> None:
+    def visible_ids(self) -> list[int]:
+        """Ids of the images the filter currently shows, in display order."""
+        return [self.proxy.index(r, 0).data(ROW_ROLE).image_id for r in range(self.proxy.rowCount())]
+
+    # -- view options -------------------------------------------------------------------
+    def set_grid_mode(self, on: bool) -> None:
+        """Thumbnail grid (True) or table (False)."""
+        self.model.show_thumbnails = bool(on)
+        self.views.setCurrentWidget(self.grid if on else self.table)
+        index = self.table.currentIndex()
+        if index.isValid():
+            (self.grid if on else self.table).scrollTo(index)
+
+    @property
+    def grid_mode(self) -> bool:
+        return self.views.currentWidget() is self.grid
+
+    def set_filter(self, mode: str) -> None:
+        """Pick a filter by its text (``ALL``, ``UNLABELLED``, ``"Class: lesion"`` ...)."""
+        if self.filter_box.findText(mode) < 0:
+            raise ValueError(f"no filter {mode!r}")
+        self.filter_box.setCurrentText(mode)
+
+    def sort_by(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort by a column (-1: order of addition)."""
+        if column < 0:
+            self.table.horizontalHeader().setSortIndicator(-1, order)
+            self.proxy.sort(-1, order)
+        else:
+            self.table.sortByColumn(column, order)
+
+    # -- internals ---------------------------------------------------------------------
+    def _fill_filters(self, class_names: list[str], splits: list[str]) -> None:
+        keep = self.filter_box.currentText() or ALL
+        items = [ALL, UNLABELLED, UNCERTAIN, HAS_MASK, NO_MASK, DISAGREES]
+        items += [CLASS_PREFIX + c for c in class_names] + [SPLIT_PREFIX + s for s in splits]
+        self.filter_box.blockSignals(True)
+        self.filter_box.clear()
+        self.filter_box.addItems(items)
+        self.filter_box.setCurrentText(keep if keep in items else ALL)
+        self.filter_box.blockSignals(False)
+        self.proxy.set_mode(self.filter_box.currentText())
+
+    def _proxy_row_of(self, image_id: int | None) -> int | None:
+        source = self.model.source_row(image_id) if image_id is not None else None
+        if source is None:
+            return None
+        index = self.proxy.mapFromSource(self.model.index(source, 0))
+        return index.row() if index.isValid() else None
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.image_selected.emit(self.proxy.data(current, Qt.ItemDataRole.UserRole).image_id)
+            self.image_selected.emit(current.data(ROW_ROLE).image_id)
+
+    def _on_header_sort(self, column: int, _order: Qt.SortOrder) -> None:
+        index = self.sort_box.findData(column)
+        if index >= 0:
+            self.sort_box.setCurrentIndex(index)
 
     def _on_filter(self, text: str) -> None:
-        self.proxy.mode = text
-        self.proxy.invalidateFilter()
+        self.proxy.set_mode(text)
         self._update_counts()
+        if not self.table.currentIndex().isValid():
+            self.select_row(0)
 
     def _on_search(self, text: str) -> None:
-        self.proxy.text = text.strip().lower()
-        self.proxy.invalidateFilter()
+        self.proxy.set_text(text)
         self._update_counts()
 
     def _update_counts(self) -> None:
         rows = self.model.rows
-        per_class: dict[str, int] = {}
-        for r in rows:
-            per_class[r.label or "unlabelled"] = per_class.get(r.label or "unlabelled", 0) + 1
-        parts = ", ".join(f"{k}: {v}" for k, v in sorted(per_class.items()))
-        self.counts.setText(f"{self.proxy.rowCount()} shown of {len(rows)}  ({parts})")
+        per_class = Counter(r.label or "unlabelled" for r in rows)
+        per_split = Counter(r.split or UNASSIGNED for r in rows)
+        masks = sum(1 for r in rows if r.has_mask)
+        classes = " · ".join(f"{name} {n}" for name, n in sorted(per_class.items()))
+        splits = " · ".join(f"{name} {n}" for name, n in sorted(per_split.items()))
+        self.counts.setText(f"<b>{self.proxy.rowCount()}</b> shown of {len(rows)} · {masks} with masks<br>"
+                            f"{classes}<br>{splits}")

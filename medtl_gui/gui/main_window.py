@@ -1,60 +1,71 @@
-"""The main window: browser | viewer | labelling and metadata docks, menus, status bar."""
+"""The main window: browser | viewer, with labelling, segmentation and metadata docks.
+
+It wires widgets to the project store and keeps the GUI thread free: scans
+and masks are decoded by the ``ScanLoader`` pool, masks are saved by the
+``MaskSaver`` thread, imports run as ``BackgroundJob``s. Menus, toolbar and
+keys live in ``window_actions.py``; labelling in ``class_labelling.py``;
+mask editing in ``segmentation/``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QMainWindow,
     QMessageBox,
-    QProgressDialog,
+    QScrollArea,
     QSplitter,
     QWidget,
 )
 
 from medtl_gui import __version__
+from medtl_gui.gui.app_settings import AppSettings, app_settings_store
 from medtl_gui.gui.background import BackgroundJob
-from medtl_gui.gui.browser import ImageBrowser, rows_from_project
+from medtl_gui.gui.browser import ImageBrowser
+from medtl_gui.gui.class_labelling import ClassLabelling
+from medtl_gui.gui.dialogs.import_summary import ImportSummaryDialog
+from medtl_gui.gui.image_loading import LoadedImage, load_image
+from medtl_gui.gui.job_runner import JobRunner
 from medtl_gui.gui.label_panel import LabelPanel
+from medtl_gui.gui.label_styles import styled_seg_labels
 from medtl_gui.gui.metadata_panel import MetadataPanel
 from medtl_gui.gui.scan_loader import ScanLoader
+from medtl_gui.gui.segmentation.editor import SegmentationEditor
+from medtl_gui.gui.segmentation.mask_saver import MaskSaver
+from medtl_gui.gui.segmentation.seg_panel import SegmentationPanel
 from medtl_gui.gui.viewer import ScanViewer
+from medtl_gui.gui.window_actions import WindowActions
 
-SHORTCUTS_HELP = """
-<table>
-<tr><td><b>1 … 9</b></td><td>assign class and go to the next image</td></tr>
-<tr><td><b>0</b></td><td>clear the label</td></tr>
-<tr><td><b>U / S</b></td><td>mark uncertain / skip</td></tr>
-<tr><td><b>Enter</b></td><td>confirm the model's suggestion</td></tr>
-<tr><td><b>→ ↓ PgDn / ← ↑ PgUp</b></td><td>next / previous image</td></tr>
-<tr><td><b>Wheel, Home/End</b></td><td>scroll slices of a volume</td></tr>
-<tr><td><b>Right-drag</b></td><td>window (width ↔, level ↕)</td></tr>
-<tr><td><b>Left-drag, Ctrl+wheel, double-click</b></td><td>pan, zoom, fit</td></tr>
-<tr><td><b>I</b></td><td>invert grey scale</td></tr>
-</table>
-"""
+#: how many recent projects File ▸ Recent projects keeps
+RECENT_LIMIT = 10
 
 
 class MainWindow(QMainWindow):
+    """The application window. ``project_ready`` after a project is shown, ``image_shown(id)`` per image."""
+
     project_ready = Signal()
     image_shown = Signal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle(f"MedTL {__version__}")
-        self.resize(1400, 860)
-        self.project = None
+        self.resize(1440, 900)
+        self.project: Any = None
         self.current_id: int | None = None
-        self.settings = QSettings("MedTL", "MedTL")
-        self._jobs: list[BackgroundJob] = []
+        self.settings: QSettings = app_settings_store()
+        self.preferences = AppSettings.load(self.settings)
+        self.jobs = JobRunner(self)
+        self.last_import_summary: ImportSummaryDialog | None = None
 
         self.loader = ScanLoader(self)
-        self.loader.loaded.connect(self._on_scan_loaded)
-        self.loader.failed.connect(self._on_scan_failed)
+        self.loader.loaded.connect(self._on_image_loaded)
+        self.loader.failed.connect(self._on_image_failed)
         self.browser = ImageBrowser()
         self.browser.image_selected.connect(self.show_image)
         self.viewer = ScanViewer()
@@ -63,30 +74,60 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.browser)
         splitter.addWidget(self.viewer)
         splitter.setStretchFactor(1, 3)
-        splitter.setSizes([380, 1000])
+        splitter.setSizes([400, 1000])
         self.setCentralWidget(splitter)
 
+        self.saver = MaskSaver(self)
+        self.editor = SegmentationEditor(self.viewer.overlay, self.viewer.preview, self.saver, self)
+        self.editor.image_source = self.viewer.current_image
+        self.viewer.pointer_tool = self.editor
+        self.viewer.slice_changed.connect(self.editor.set_slice)
+        self.editor.slice_requested.connect(self.viewer.set_slice)
+        self.editor.message.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.editor.state_changed.connect(self._sync_edit_actions)
+        self.saver.saved.connect(self._on_mask_saved)
+        self.saver.failed.connect(self._on_mask_save_failed)
+        self.editor.mask_edited.connect(lambda *_: self.seg_panel.show_save_state(self.saver.pending))
+
         self.label_panel = LabelPanel()
-        self.label_panel.label_requested.connect(self.assign_label)
-        self.label_panel.status_requested.connect(self.assign_status)
-        self.label_panel.clear_requested.connect(lambda: self.assign_label(None))
-        self.label_panel.confirm_requested.connect(self.confirm_proposal)
-        self.label_panel.note_edited.connect(self.save_note)
+        self.labelling = ClassLabelling(self.label_panel, self)
+        self.labelling.edited.connect(self._on_label_edited)
+        self.labelling.message.connect(lambda text: self.statusBar().showMessage(text, 3000))
+        self.label_panel.edit_classes_requested.connect(self.edit_classes)
         self.metadata_panel = MetadataPanel()
-        for title, widget, area in (
-            ("Label", self.label_panel, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("Metadata", self.metadata_panel, Qt.DockWidgetArea.RightDockWidgetArea),
-        ):
+
+        self.window_actions = WindowActions(self)
+        self.actions_by_name = self.window_actions.actions
+        tool_actions = {key[5:]: a for key, a in self.actions_by_name.items() if key.startswith("tool_")}
+        self.seg_panel = SegmentationPanel(self.editor, tool_actions,
+                                           [self.actions_by_name["undo"], self.actions_by_name["redo"]])
+        self.seg_panel.edit_labels_requested.connect(self.edit_seg_labels)
+        self.docks: dict[str, QDockWidget] = {}
+        for title, widget in (("Label", self.label_panel), ("Segmentation", self.seg_panel),
+                              ("Metadata", self.metadata_panel)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{title}")
-            dock.setWidget(widget)
-            self.addDockWidget(area, dock)
-        self._build_menus()
-        self._build_shortcuts()
+            scroll = QScrollArea()
+            scroll.setWidget(widget)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            dock.setWidget(scroll if widget is not self.metadata_panel else widget)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            self.docks[title] = dock
+        self.tabifyDockWidget(self.docks["Label"], self.docks["Metadata"])
+        self.docks["Label"].raise_()
+        self.window_actions.build_menus()
+        for dock in self.docks.values():
+            self.window_actions.panels_menu.addAction(dock.toggleViewAction())
+        self.toolbar = self.window_actions.build_toolbar()
+        self.viewer.presets_changed.connect(self.window_actions.set_presets)
+        self._fill_recent()
+        self._sync_edit_actions()
         self.statusBar().showMessage("Open a project (File ▸ Open) or the demo project (File ▸ Open demo project)")
 
     # ------------------------------------------------------------ projects
-    def open_project(self, folder: Path) -> bool:
+    def open_project(self, folder: Path | str) -> bool:
+        """Open a project folder and show its first image; False (with a message box) if it cannot."""
         from medtl_gui.core.project import Project, ProjectError
 
         try:
@@ -98,14 +139,21 @@ class MainWindow(QMainWindow):
         return True
 
     def new_project(self) -> None:
+        """File ▸ New project: an empty folder becomes a project."""
         from medtl_gui.core.project import Project
 
         folder = QFileDialog.getExistingDirectory(self, "New project folder (empty)")
         if folder:
             try:
                 self._set_project(Project.create(Path(folder)))
-            except Exception as exc:
+            except Exception as exc:  # shown to the user: the folder is not usable
                 QMessageBox.critical(self, "Cannot create project", f"{folder}: {exc}")
+
+    def open_default_demo(self) -> None:
+        """File ▸ Open demo project."""
+        from medtl_gui.gui.app import demo_project_dir
+
+        self.open_demo_project(demo_project_dir())
 
     def open_demo_project(self, folder: Path) -> None:
         """Open the demo project, generating it in the background on first use."""
@@ -114,266 +162,242 @@ class MainWindow(QMainWindow):
             return
         from medtl_gui.core.project.demo import create_demo_project
 
-        def make(progress=None, cancel=None):
-            project = create_demo_project(folder)
-            project.close()
+        def make(progress=None, cancel=None) -> Path:
+            create_demo_project(folder).close()
             return folder
 
         self.statusBar().showMessage(f"Creating the demo project in {folder} …")
-        self._run_job(BackgroundJob(make), "Creating demo project", on_success=self.open_project)
+        self.jobs.run(BackgroundJob(make), "Creating demo project", on_success=self.open_project)
 
-    def _set_project(self, project) -> None:
-        if self.project is not None:
-            self.project.close()
+    def _set_project(self, project: Any) -> None:
+        self._close_project()
         self.project = project
-        self.loader.clear()
         self.current_id = None
         self._remember_recent(Path(project.folder))
-        self.setWindowTitle(f"MedTL {__version__} — {Path(project.folder).name}")
-        classes = project.classes()
-        self.label_panel.set_classes([(c.name, c.color) for c in classes])
-        self.refresh_browser()
-        self.browser.select_row(0)
+        self.setWindowTitle(f"MedTL {__version__} — {project.name}")
+        self.editor.set_project(project)
+        self.labelling.set_project(project)
+        self.window_actions.set_classes(self.labelling.classes)
+        self._load_seg_labels()
+        self.browser.set_project(project)
+        self.refresh_browser(then=self._on_first_rows)
+
+    def _on_first_rows(self) -> None:
+        if self.browser.current_image_id() is None:
+            self.browser.select_row(0)
         self.project_ready.emit()
 
-    def refresh_browser(self) -> None:
+    def _close_project(self) -> None:
         if self.project is None:
             return
-        rows = rows_from_project(self.project)
-        splits = sorted({r.split for r in rows if r.split})
-        self.browser.set_rows(rows, [c.name for c in self.project.classes()], splits)
-        info = self.project.info()
-        self.statusBar().showMessage(f"{info.get('images', len(rows))} images in {Path(self.project.folder)}")
+        self.saver.flush()
+        self.loader.wait(5000)
+        self.loader.clear()
+        self.browser.set_project(None)
+        self.project.close()
+        self.project = None
+
+    def refresh_browser(self, then=None) -> None:
+        """Re-read every image row (one query, in the background), then run ``then()``."""
+        if self.project is None:
+            return
+        folder = Path(self.project.folder)
+
+        def shown() -> None:
+            self.statusBar().showMessage(f"{len(self.browser.model.rows)} images in {folder}", 5000)
+            if then is not None:
+                then()
+
+        self.browser.reload(self.labelling.classes, then=shown)
 
     # -------------------------------------------------------------- images
     def show_image(self, image_id: int) -> None:
+        """Show an image (decoded in the background; cached ones at once) and prefetch its neighbours."""
         if self.project is None:
             return
+        self.editor.cancel_gesture()
         self.current_id = image_id
+        self.labelling.set_image(image_id)
         project = self.project
-        self.loader.request(image_id, lambda: project.read_image(image_id))
+        self.loader.request(image_id, lambda: load_image(project, image_id))
         for other in self.browser.neighbour_ids(2):
-            self.loader.prefetch(other, lambda i=other: project.read_image(i))
-        self._show_label_state()
+            self.loader.prefetch(other, lambda i=other: load_image(project, i))
 
-    def _on_scan_loaded(self, image_id, scan) -> None:
+    def _on_image_loaded(self, image_id: int, loaded: LoadedImage) -> None:
         if image_id != self.current_id:
             return
-        self.viewer.set_scan(scan)
-        self.metadata_panel.set_metadata(scan.metadata)
+        self.viewer.set_scan(loaded.scan, loaded.stats)
+        self.editor.set_image(image_id, loaded.plane_shape, loaded.n_slices, loaded.masks, loaded.proposals,
+                              self.viewer.slice_key)
+        self.metadata_panel.set_metadata(loaded.scan.metadata)
+        if loaded.problems:
+            self.statusBar().showMessage("; ".join(loaded.problems), 8000)
         self.image_shown.emit(image_id)
 
-    def _on_scan_failed(self, image_id, message: str) -> None:
+    def _on_image_failed(self, image_id: int, message: str) -> None:
         if image_id == self.current_id:
             self.viewer.set_scan(None)
-            self.statusBar().showMessage(f"Cannot show image: {message}")
+            self.editor.clear_image()
+            self.metadata_panel.set_metadata({})
+            self.statusBar().showMessage(f"Cannot show image {image_id}: {message}")
+
+    def step_slice_or_image(self, step: int) -> None:
+        """Up/Down: the next slice of a volume, or the next image when the scan is 2D."""
+        if self.viewer.n_slices > 1:
+            self.viewer.set_slice(self.viewer.slice_index + step)
+        else:
+            self.browser.step(step)
 
     # ------------------------------------------------------------ labelling
-    def assign_label(self, class_name: str | None, advance: bool = True) -> None:
-        if self.project is None or self.current_id is None:
+    def confirm_or_close_polygon(self) -> None:
+        """Enter: fill the polygon being drawn, else confirm the model's class suggestion."""
+        if self.editor.polygon_points:
+            self.editor.close_polygon()
+        else:
+            self.labelling.confirm()
+
+    def focus_note(self) -> None:
+        """N: type a note for the current image."""
+        self.docks["Label"].raise_()
+        self.label_panel.note.setFocus()
+        self.label_panel.note.selectAll()
+
+    def _on_label_edited(self, image_id: int, advance: bool) -> None:
+        self.browser.refresh_rows([image_id], advance_from=image_id if advance else None)
+
+    # -------------------------------------------------------------- masks
+    def _on_mask_saved(self, image_id: int, _slice_index: object) -> None:
+        self.seg_panel.show_save_state(self.saver.pending)
+        if self.project is not None:
+            self.browser.refresh_rows([image_id])
+
+    def _on_mask_save_failed(self, image_id: int, slice_index: object, message: str) -> None:
+        self.seg_panel.show_save_state(self.saver.pending, message)
+        where = f"image {image_id}" + ("" if slice_index is None else f", slice {slice_index}")
+        QMessageBox.warning(self, "Mask not saved", f"The mask of {where} could not be saved:\n{message}")
+
+    def _sync_edit_actions(self) -> None:
+        a = self.actions_by_name
+        a["undo"].setEnabled(self.editor.can_undo)
+        a["redo"].setEnabled(self.editor.can_redo)
+        a[f"tool_{self.editor.tool}"].setChecked(True)
+        a["toggle_mask"].setChecked(self.editor.overlay.visible)
+        a["toggle_outline"].setChecked(self.editor.overlay.outline)
+        self.viewer.graphics.setCursor(Qt.CursorShape.CrossCursor if self.editor.wants_left_button()
+                                       else Qt.CursorShape.ArrowCursor)
+
+    def _load_seg_labels(self) -> None:
+        labels = styled_seg_labels(self.project) if self.project is not None else []
+        self.seg_panel.set_labels([(s.value, s.name, s.color) for s in labels])
+        self.viewer.label_names = {s.value: s.name for s in labels}
+
+    # -------------------------------------------------------------- dialogs
+    def edit_classes(self) -> None:
+        """Edit ▸ Classes: names, colours, keys."""
+        if self.project is None:
             return
-        self.project.set_label(self.current_id, class_name, origin="human")
-        self._after_edit(advance and class_name is not None)
+        from medtl_gui.gui.dialogs.class_editor import ClassEditorDialog
 
-    def assign_status(self, status: str) -> None:
-        if self.project is None or self.current_id is None:
+        if ClassEditorDialog(self.project, self).exec():
+            self.labelling.reload_classes()
+            self.window_actions.set_classes(self.labelling.classes)
+            self.refresh_browser()
+
+    def edit_seg_labels(self) -> None:
+        """Edit ▸ Segmentation labels: names, colours, new labels."""
+        if self.project is None:
             return
-        self.project.set_label(self.current_id, None, origin="human", status=status)
-        self._after_edit(True)
+        from medtl_gui.gui.dialogs.seg_label_editor import SegLabelEditorDialog
 
-    def confirm_proposal(self) -> None:
-        if self.project is None or self.current_id is None or self.project.proposal(self.current_id) is None:
-            return
-        self.project.confirm_proposal(self.current_id)
-        self._after_edit(True)
+        if SegLabelEditorDialog(self.project, self).exec():
+            self._load_seg_labels()
 
-    def save_note(self, text: str) -> None:
-        if self.project is not None and self.current_id is not None:
-            self.project.set_note(self.current_id, text)
-            self.statusBar().showMessage("Note saved")
+    def edit_settings(self) -> None:
+        """File ▸ Settings: weight store, default device, theme."""
+        from medtl_gui.gui.dialogs.settings_dialog import SettingsDialog
 
-    def _after_edit(self, advance: bool) -> None:
-        for row in rows_from_project(self.project, [self.current_id]):
-            self.browser.update_row(row)
-        self._show_label_state()
-        if advance:
-            self.browser.step(+1)
+        dialog = SettingsDialog(self.preferences, self)
+        if dialog.exec():
+            self.apply_preferences(dialog.settings())
 
-    def _show_label_state(self) -> None:
-        if self.project is None or self.current_id is None:
-            return
-        label = self.project.label(self.current_id)
-        proposal = self.project.proposal(self.current_id)
-        text = ""
-        if label is not None:
-            text = label.class_name or label.status
-        ptext = None
-        if proposal is not None:
-            prob = (proposal.probabilities or {}).get(proposal.class_name)
-            ptext = f"{proposal.class_name}" + (f" ({prob:.0%})" if prob is not None else "")
-        self.label_panel.show_state(text, ptext, getattr(label, "note", None) if label else None)
+    def apply_preferences(self, preferences: AppSettings) -> None:
+        """Store preferences and apply the theme at once."""
+        from medtl_gui.gui.icons import set_icon_theme
+        from medtl_gui.gui.theme import apply_theme
+
+        preferences.save(self.settings)
+        theme_changed = preferences.theme != self.preferences.theme
+        self.preferences = preferences
+        if theme_changed:
+            app = QApplication.instance()
+            apply_theme(app, preferences.theme)
+            set_icon_theme(preferences.theme)
+            self.window_actions.refresh_icons()
+
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard shortcuts (non-blocking)."""
+        from medtl_gui.gui.dialogs.shortcuts_dialog import ShortcutsDialog
+
+        self.shortcuts_dialog = ShortcutsDialog(self.window_actions.help_rows(), self)
+        self.shortcuts_dialog.open()
+
+    def show_about(self) -> None:
+        """Help ▸ About."""
+        from medtl_gui.gui.dialogs.about_dialog import show_about
+
+        self.about_box = show_about(self)
 
     # ----------------------------------------------------------------- import
     def import_paths(self, paths: list[str]) -> None:
+        """Import files/folders in the background; a summary with skipped files follows."""
         if self.project is None or not paths:
             return
         from medtl_gui.core.project import import_sources
 
         job = BackgroundJob(import_sources, self.project, [Path(p) for p in paths])
-        self._run_job(job, "Importing", on_success=self._on_import_done)
+        self.jobs.run(job, "Importing", on_success=self._on_import_done)
 
-    def _on_import_done(self, report) -> None:
-        self.refresh_browser()
-        text = f"Imported {report.imported} image(s); {report.duplicates} duplicate(s)."
-        box = QMessageBox(self)
-        box.setWindowTitle("Import finished")
-        if report.skipped:
-            text += f"\n{len(report.skipped)} file(s) skipped — see details."
-            box.setDetailedText("\n".join(f"{path}: {reason}" for path, reason in report.skipped))
-            box.setIcon(QMessageBox.Icon.Warning)
-        box.setText(text)
-        box.setObjectName("import-summary")
-        box.open()
-        self.last_import_summary = box
+    def _on_import_done(self, report: Any) -> None:
+        self.labelling.reload_classes()
+        self.window_actions.set_classes(self.labelling.classes)
+        self._load_seg_labels()
 
-    def _run_job(self, job: BackgroundJob, title: str, on_success) -> None:
-        dialog = QProgressDialog(title, "Cancel", 0, 0, self)
-        dialog.setWindowTitle(title)
-        dialog.setMinimumDuration(300)
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.canceled.connect(job.cancel)
+        def summarise() -> None:
+            dialog = ImportSummaryDialog(report, self)
+            dialog.open()
+            self.last_import_summary = dialog
 
-        def progress(done: int, total: int, text: str) -> None:
-            dialog.setMaximum(max(total, 1))
-            dialog.setValue(min(done, max(total, 1)))
-            dialog.setLabelText(f"{title}: {done}/{total}\n{text[-80:]}")
+        self.refresh_browser(then=summarise)
 
-        def finish() -> None:
-            dialog.reset()
-            dialog.deleteLater()
-            self._jobs.remove(job)
-
-        def failed(message: str, details: str) -> None:
-            box = QMessageBox(QMessageBox.Icon.Critical, f"{title} failed", message, parent=self)
-            box.setDetailedText(details)
-            box.open()
-
-        job.progress.connect(progress)
-        job.succeeded.connect(on_success)
-        job.failed.connect(failed)
-        job.finished.connect(finish)
-        self._jobs.append(job)
-        job.start()
-
-    # ------------------------------------------------------------ menus, keys
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self._add_action(file_menu, "&New project…", self.new_project, QKeySequence.StandardKey.New)
-        self._add_action(file_menu, "&Open project…", self._choose_project, QKeySequence.StandardKey.Open)
-        from medtl_gui.gui.app import demo_project_dir
-
-        self._add_action(file_menu, "Open &demo project", lambda: self.open_demo_project(demo_project_dir()))
-        self.recent_menu = file_menu.addMenu("Recent projects")
-        self._fill_recent()
-        file_menu.addSeparator()
-        self._add_action(file_menu, "&Import files…", self._choose_import_files, "Ctrl+I")
-        self._add_action(file_menu, "Import &folder…", self._choose_import_folder, "Ctrl+Shift+I")
-        file_menu.addSeparator()
-        self._add_action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        view_menu = bar.addMenu("&View")
-        self._add_action(view_menu, "&Fit image", lambda: self.viewer.view.autoRange(padding=0.0), "F")
-        self._add_action(view_menu, "&Invert", lambda: self.viewer.invert_box.toggle(), "I")
-        help_menu = bar.addMenu("&Help")
-        self._add_action(help_menu, "&Keyboard shortcuts", self._show_shortcuts, "F1")
-        self._add_action(help_menu, "&About MedTL", self._show_about)
-
-    def _add_action(self, menu, text, slot, shortcut=None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        self.addAction(action)
-        return action
-
-    def _build_shortcuts(self) -> None:
-        def bind(key, slot):
-            QShortcut(QKeySequence(key), self, slot, context=Qt.ShortcutContext.WindowShortcut)
-
-        for i in range(1, 10):
-            bind(str(i), lambda i=i: self._label_by_key(i))
-        bind("0", lambda: self.assign_label(None))
-        bind("U", lambda: self.assign_status("uncertain"))
-        bind("S", lambda: self.assign_status("skipped"))
-        bind(Qt.Key.Key_Return, self.confirm_proposal)
-        for key in (Qt.Key.Key_Right, Qt.Key.Key_Down, Qt.Key.Key_PageDown):
-            bind(key, lambda: self.browser.step(+1))
-        for key in (Qt.Key.Key_Left, Qt.Key.Key_Up, Qt.Key.Key_PageUp):
-            bind(key, lambda: self.browser.step(-1))
-        bind(Qt.Key.Key_Home, lambda: self.viewer.set_slice(self.viewer.slice_index - 1))
-        bind(Qt.Key.Key_End, lambda: self.viewer.set_slice(self.viewer.slice_index + 1))
-
-    def _label_by_key(self, number: int) -> None:
-        if self.project is None:
-            return
-        classes = self.project.classes()
-        if 1 <= number <= len(classes):
-            self.assign_label(classes[number - 1].name)
-
-    def _choose_project(self) -> None:
+    def choose_project(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open MedTL project folder")
         if folder:
             self.open_project(Path(folder))
 
-    def _choose_import_files(self) -> None:
+    def choose_import_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Import scans, a CSV or a .npz")
         self.import_paths(files)
 
-    def _choose_import_folder(self) -> None:
+    def choose_import_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import a folder (class sub-folders, DICOM, image+mask pairs)")
         if folder:
             self.import_paths([folder])
 
-    def _remember_recent(self, folder: Path) -> None:
-        recent = [str(folder)] + [p for p in self._recent() if p != str(folder)]
-        self.settings.setValue("recent_projects", recent[:10])
-        self._fill_recent()
-
-    def _recent(self) -> list[str]:
+    # ----------------------------------------------------------------- recent
+    def recent_projects(self) -> list[str]:
+        """Recently opened project folders, newest first."""
         value = self.settings.value("recent_projects", [])
         return [value] if isinstance(value, str) else list(value or [])
 
+    def _remember_recent(self, folder: Path) -> None:
+        recent = [str(folder)] + [p for p in self.recent_projects() if p != str(folder)]
+        self.settings.setValue("recent_projects", recent[:RECENT_LIMIT])
+        self._fill_recent()
+
     def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for path in self._recent():
-            self.recent_menu.addAction(path, lambda p=path: self.open_project(Path(p)))
-
-    def _show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS_HELP)
-
-    def _show_about(self) -> None:
-        import numpy
-        import pydicom
-        import PySide6
-        import pyqtgraph
-        import SimpleITK
-
-        QMessageBox.about(
-            self,
-            "About MedTL",
-            f"<b>MedTL {__version__}</b><br>Label medical scans and fine-tune pretrained CNNs, offline.<br><br>"
-            f"PySide6 {PySide6.__version__} · pyqtgraph {pyqtgraph.__version__} · pydicom {pydicom.__version__} · "
-            f"SimpleITK {SimpleITK.Version_VersionString()} · numpy {numpy.__version__}",
-        )
+        self.window_actions.set_recent(self.recent_projects(), lambda p: self.open_project(Path(p)))
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        for job in list(self._jobs):
-            job.cancel()
-        for job in list(self._jobs):
-            job.done.wait(10)
-        self.loader.wait(5000)
-        if self.project is not None:
-            self.project.close()
+        self.jobs.cancel_all()
+        self._close_project()
         super().closeEvent(event)
-

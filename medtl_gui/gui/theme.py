@@ -1,39 +1,53 @@
-"""Dark medical-viewer theme (default) and a light alternative."""
+"""Dark medical-viewer theme (default) and a light alternative: Fusion style, a palette, a style sheet.
+
+The style sheets live in ``resources/styles/<theme>.qss``; the image canvas
+stays black in both themes.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from medtl_gui.gui.resources import resource_path
+
 ACCENT = "#3d8bfd"
+THEMES: tuple[str, ...] = ("dark", "light")
+
+
+def dark_palette() -> QPalette:
+    """Dark grey chrome, light text, blue highlight."""
+    pal = QPalette()
+    base, window, text = QColor(30, 31, 34), QColor(43, 45, 48), QColor(222, 224, 228)
+    pal.setColor(QPalette.ColorRole.Window, window)
+    pal.setColor(QPalette.ColorRole.WindowText, text)
+    pal.setColor(QPalette.ColorRole.Base, base)
+    pal.setColor(QPalette.ColorRole.AlternateBase, QColor(37, 38, 41))
+    pal.setColor(QPalette.ColorRole.ToolTipBase, window)
+    pal.setColor(QPalette.ColorRole.ToolTipText, text)
+    pal.setColor(QPalette.ColorRole.Text, text)
+    pal.setColor(QPalette.ColorRole.Button, window)
+    pal.setColor(QPalette.ColorRole.ButtonText, text)
+    pal.setColor(QPalette.ColorRole.BrightText, QColor("#ff5555"))
+    pal.setColor(QPalette.ColorRole.Highlight, QColor(ACCENT))
+    pal.setColor(QPalette.ColorRole.HighlightedText, QColor(255, 255, 255))
+    pal.setColor(QPalette.ColorRole.PlaceholderText, QColor(130, 132, 138))
+    pal.setColor(QPalette.ColorRole.Link, QColor(ACCENT))
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor(110, 112, 118))
+    return pal
+
+
+def style_sheet(name: str) -> str:
+    """The theme's style sheet (empty when the file is missing)."""
+    path = resource_path(f"styles/{name}.qss")
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
 def apply_theme(app: QApplication, name: str = "dark") -> None:
-    """Fusion style with a dark palette: dark grey chrome, black image canvas."""
+    """Apply a theme from ``THEMES`` to the whole application."""
+    if name not in THEMES:
+        raise ValueError(f"unknown theme {name!r} (themes: {', '.join(THEMES)})")
     app.setStyle("Fusion")
-    if name != "dark":
-        app.setPalette(app.style().standardPalette())
-        return
-    pal = QPalette()
-    base, window, text = QColor(30, 31, 34), QColor(43, 45, 48), QColor(222, 224, 228)
-    pal.setColor(QPalette.Window, window)
-    pal.setColor(QPalette.WindowText, text)
-    pal.setColor(QPalette.Base, base)
-    pal.setColor(QPalette.AlternateBase, QColor(37, 38, 41))
-    pal.setColor(QPalette.ToolTipBase, window)
-    pal.setColor(QPalette.ToolTipText, text)
-    pal.setColor(QPalette.Text, text)
-    pal.setColor(QPalette.Button, window)
-    pal.setColor(QPalette.ButtonText, text)
-    pal.setColor(QPalette.BrightText, QColor("#ff5555"))
-    pal.setColor(QPalette.Highlight, QColor(ACCENT))
-    pal.setColor(QPalette.HighlightedText, QColor(255, 255, 255))
-    pal.setColor(QPalette.PlaceholderText, QColor(130, 132, 138))
-    for role in (QPalette.Text, QPalette.ButtonText, QPalette.WindowText):
-        pal.setColor(QPalette.Disabled, role, QColor(110, 112, 118))
-    app.setPalette(pal)
-    app.setStyleSheet(
-        "QToolTip { color: #dee0e4; background: #2b2d30; border: 1px solid #555; }"
-        "QStatusBar { color: #b0b3b8; }"
-        "QDockWidget::title { padding: 4px; background: #26272a; }"
-    )
+    app.setPalette(dark_palette() if name == "dark" else app.style().standardPalette())
+    app.setStyleSheet(style_sheet(name))

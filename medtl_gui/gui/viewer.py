@@ -1,42 +1,90 @@
 """The scan viewer: pyqtgraph ImageItem with window/level, slices, zoom and a pixel read-out.
 
-Mouse: left-drag pans, right-drag changes window (horizontal: width,
-vertical: level), wheel scrolls slices of a volume (zooms a 2D image),
-Ctrl+wheel always zooms, double-click fits. Keys are handled by the main
-window so that labelling shortcuts work wherever the focus is.
+Mouse: left-drag pans (or paints, when a segmentation tool is active: see
+``PointerTool``), middle-drag always pans, right-drag changes window
+(horizontal: width, vertical: level), wheel scrolls slices of a volume
+(zooms a 2D image), Ctrl+wheel always zooms, double-click fits. Keys are
+handled by the main window so that labelling shortcuts work wherever the
+focus is. The mask overlay and tool previews are layers above the image.
 """
 
 from __future__ import annotations
 
+import time
+from typing import Protocol
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QSlider,
+    QApplication,
     QVBoxLayout,
     QWidget,
 )
 
-from medtl_gui.core.imaging import CT_PRESETS, Scan, auto_window, default_window
+from medtl_gui.core.imaging import CT_PRESETS, Scan, default_window
+from medtl_gui.core.imaging.windowing import DEFAULT_CT_PRESET
+from medtl_gui.gui.image_loading import DisplayStats, display_stats
+from medtl_gui.gui.segmentation.overlay import MaskOverlay
+from medtl_gui.gui.segmentation.tool_preview import ToolPreview
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 AUTO, FROM_FILE = "Auto (percentiles)", "From file"
 
+Point = tuple[float, float]
+
+
+class PointerTool(Protocol):
+    """What takes over left-button gestures on the image (the segmentation editor).
+
+    Points are image coordinates (x along columns, y along rows; pixel
+    ``(r, c)`` spans ``[c, c+1) x [r, r+1)``).
+    """
+
+    def wants_left_button(self) -> bool: ...
+    def drag_started(self, start: Point, point: Point) -> None: ...
+    def drag_moved(self, point: Point) -> None: ...
+    def drag_finished(self, point: Point) -> None: ...
+    def clicked(self, point: Point, double: bool = False) -> None: ...
+    def hovered(self, point: Point | None) -> None: ...
+
 
 class _ScanViewBox(pg.ViewBox):
-    """A ViewBox whose right-drag adjusts the window and whose wheel scrolls slices."""
+    """A ViewBox whose right-drag adjusts the window, whose wheel scrolls slices and
+    whose left button goes to the viewer's ``pointer_tool`` when it wants it."""
 
     def __init__(self, viewer: "ScanViewer"):
         super().__init__(lockAspect=True, invertY=True, enableMenu=False)
         self._viewer = viewer
         self._drag_start: tuple[float, float] | None = None
+        self._last_click: tuple[float, QPointF] | None = None
+
+    def _tool(self) -> PointerTool | None:
+        tool = self._viewer.pointer_tool
+        return tool if tool is not None and tool.wants_left_button() else None
+
+    def _image_point(self, scene_pos) -> Point:
+        point = self.mapSceneToView(scene_pos)
+        return float(point.x()), float(point.y())
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (Qt naming)
+        tool = self._tool()
+        if ev.button() == Qt.MouseButton.LeftButton and tool is not None:
+            ev.accept()
+            point = self._image_point(ev.scenePos())
+            if ev.isStart():
+                tool.drag_started(self._image_point(ev.buttonDownScenePos()), point)
+            elif ev.isFinish():
+                tool.drag_finished(point)
+            else:
+                tool.drag_moved(point)
+            return
         if ev.button() == Qt.MouseButton.RightButton:
             ev.accept()
             if ev.isStart():
@@ -60,11 +108,34 @@ class _ScanViewBox(pg.ViewBox):
         super().wheelEvent(ev, axis)
 
     def mouseClickEvent(self, ev):  # noqa: N802
-        if ev.double():
+        if ev.button() != Qt.MouseButton.LeftButton:
+            super().mouseClickEvent(ev)
+            return
+        double = self._is_double_click(ev.screenPos())
+        tool = self._tool()
+        if tool is not None:
+            ev.accept()
+            tool.clicked(self._image_point(ev.scenePos()), double)
+            return
+        if double:
             self.autoRange(padding=0.0)
             ev.accept()
             return
         super().mouseClickEvent(ev)
+
+    def _is_double_click(self, screen_pos: QPointF) -> bool:
+        """Our own double-click test (Qt 6 sends the second press before the double-click,
+        so pyqtgraph's ``ev.double()`` is unreliable)."""
+        now = time.monotonic()
+        last, self._last_click = self._last_click, (now, QPointF(screen_pos))
+        if last is None:
+            return False
+        interval = QApplication.doubleClickInterval() / 1000.0
+        moved = (QPointF(screen_pos) - last[1]).manhattanLength()
+        if now - last[0] <= interval and moved <= QApplication.startDragDistance():
+            self._last_click = None  # a third click starts afresh
+            return True
+        return False
 
 
 class ScanViewer(QWidget):
@@ -73,6 +144,7 @@ class ScanViewer(QWidget):
     cursor_info = Signal(str)
     window_changed = Signal(float, float)
     slice_changed = Signal(int)
+    presets_changed = Signal(list, str)  # preset names of the scan on screen, the current one
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -88,6 +160,10 @@ class ScanViewer(QWidget):
         self.graphics.addItem(self.view)
         self.image_item = pg.ImageItem()
         self.view.addItem(self.image_item)
+        self.overlay = MaskOverlay(self.view)
+        self.preview = ToolPreview(self.view)
+        self.pointer_tool: PointerTool | None = None
+        self.label_names: dict[int, str] = {}  # mask value -> segmentation label name (cursor read-out)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
         self.preset_box = QComboBox()
@@ -123,16 +199,21 @@ class ScanViewer(QWidget):
             return 0
         return self.scan.n_frames
 
-    def set_scan(self, scan: Scan | None) -> None:
-        """Show a scan, keeping nothing of the previous one but the invert setting."""
+    def set_scan(self, scan: Scan | None, stats: DisplayStats | None = None) -> None:
+        """Show a scan, keeping nothing of the previous one but the invert setting.
+
+        ``stats`` (computed off the GUI thread by the loader) saves scanning
+        the pixels here; without it they are computed now.
+        """
         self.scan = scan
         if scan is None:
             self.image_item.clear()
+            self.slice_label.setText("")
+            self.window_label.setText("")
             return
-        pixels = scan.pixels
-        finite = pixels[np.isfinite(pixels)] if pixels.dtype.kind == "f" else pixels
-        self._value_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        self._auto = auto_window(pixels)
+        stats = stats or display_stats(scan)
+        self._value_range = stats.value_range
+        self._auto = stats.auto_window
         self.slice_index = scan.n_frames // 2 if scan.n_frames > 1 else 0
         self.slice_slider.blockSignals(True)
         self.slice_slider.setRange(0, max(0, scan.n_frames - 1))
@@ -153,7 +234,22 @@ class ScanViewer(QWidget):
         self.window_changed.emit(self.window[0], self.window[1])
 
     def set_preset(self, name: str) -> None:
+        """Apply a window preset by its name as listed (e.g. "Lung")."""
+        if self.preset_box.findText(name) < 0:
+            raise ValueError(f"no window preset {name!r} for this scan (presets: {', '.join(self.preset_names())})")
+        self.preset_box.blockSignals(True)
         self.preset_box.setCurrentText(name)
+        self.preset_box.blockSignals(False)
+        self._on_preset(name)
+
+    def set_preset_by_index(self, index: int) -> None:
+        """Apply the preset at ``index`` of the list (0 is always Auto)."""
+        if 0 <= index < self.preset_box.count():
+            self.set_preset(self.preset_box.itemText(index))
+
+    def preset_names(self) -> list[str]:
+        """Window presets offered for the scan on screen."""
+        return [self.preset_box.itemText(i) for i in range(self.preset_box.count())]
 
     def set_slice(self, index: int) -> None:
         if self.scan is None or self.scan.n_frames <= 1:
@@ -167,6 +263,16 @@ class ScanViewer(QWidget):
         self.slice_slider.blockSignals(False)
         self._show_slice()
         self.slice_changed.emit(index)
+
+    @property
+    def slice_key(self) -> int | None:
+        """The slice on screen as masks are keyed: None for a 2D image, else its index."""
+        return self.slice_index if self.n_slices > 1 else None
+
+    def image_to_viewport(self, x: float, y: float) -> QPoint:
+        """Where image point (x, y) is in the graphics view's viewport (for tests and tools)."""
+        scene = self.view.mapViewToScene(QPointF(x, y))
+        return self.graphics.mapFromScene(scene)
 
     def current_image(self) -> np.ndarray | None:
         """The 2D (or 2D RGB) array on screen, in modality values."""
@@ -197,15 +303,19 @@ class ScanViewer(QWidget):
         self.preset_box.addItems(names)
         self.preset_box.setEnabled(not scan.is_color)
         self.invert_box.setEnabled(not scan.is_color)
-        self.preset_box.blockSignals(False)
-        start = FROM_FILE if scan.window is not None else AUTO
-        if scan.window is None and (scan.modality or "").upper() == "CT":
-            center, width = default_window(scan)
-            self.preset_box.setCurrentText(AUTO)
-            self.set_window(center, width)
+        if scan.window is not None:
+            start = FROM_FILE
+        elif (scan.modality or "").upper() == "CT" and not scan.is_color:
+            start = DEFAULT_CT_PRESET.title()
         else:
-            self.preset_box.setCurrentText(start)
+            start = AUTO
+        self.preset_box.setCurrentText(start)
+        self.preset_box.blockSignals(False)
+        if scan.is_color:
+            self.set_window(*default_window(scan))
+        else:
             self._on_preset(start)
+        self.presets_changed.emit(names, start)
 
     def _on_preset(self, name: str) -> None:
         if self.scan is None or not name:
@@ -246,11 +356,20 @@ class ScanViewer(QWidget):
             return
         point = self.view.mapSceneToView(pos)
         col, row = int(np.floor(point.x())), int(np.floor(point.y()))
-        if 0 <= row < image.shape[0] and 0 <= col < image.shape[1]:
+        inside = 0 <= row < image.shape[0] and 0 <= col < image.shape[1]
+        if self.pointer_tool is not None:
+            self.pointer_tool.hovered((float(point.x()), float(point.y())) if inside else None)
+        if inside:
             value = image[row, col]
             unit = " HU" if (self.scan.modality or "").upper() == "CT" else ""
             shown = ", ".join(f"{v:g}" for v in np.atleast_1d(value))
             where = f"x {col}  y {row}"
             if self.scan.n_frames > 1:
                 where += f"  z {self.slice_index}"
-            self.cursor_info.emit(f"{where}   value {shown}{unit}")
+            text = f"{where}   value {shown}{unit}"
+            mask = self.overlay.shown_mask
+            if mask is not None and mask.shape == image.shape[:2] and mask[row, col]:
+                label = int(mask[row, col])
+                text += f"   mask: {self.label_names.get(label, label)}"
+            self.cursor_info.emit(text)
+

@@ -17,9 +17,11 @@ import numpy as np
 
 from medtl_gui.core.imaging import dicom_geometry as geometry
 from medtl_gui.core.imaging.dicom_codecs import transfer_syntax_label
+from medtl_gui.core.imaging.dicom_preflight import check_deflated_dataset
 from medtl_gui.core.imaging.dicom_metadata import dicom_tags, file_windows, header_summary, sop_class_name
 from medtl_gui.core.imaging.dicom_pixels import PixelModule, decode_stored_pixels, read_pixel_module
 from medtl_gui.core.imaging.errors import ScanReadError
+from medtl_gui.core.imaging.limits import BoundedFile
 from medtl_gui.core.imaging.modality_lut import (
     ModalityTransform,
     apply_modality_transforms,
@@ -77,13 +79,20 @@ def load_dataset(
     if size == 0:
         raise ScanReadError(path, "empty file (0 bytes)")
     try:
-        return dcmread(path, stop_before_pixels=header_only, defer_size=defer_size)
+        check_deflated_dataset(path)
+        with BoundedFile(path) as fp:
+            return _finish(dcmread(fp, stop_before_pixels=header_only, defer_size=defer_size), path)
+    except ScanReadError:
+        raise
     except InvalidDicomError:
         pass  # no DICM marker: try the raw data set below
+    except MemoryError:
+        raise ScanReadError(path, "not enough memory to parse the DICOM header") from None
     except Exception as exc:
         raise ScanReadError(path, f"not a readable DICOM file ({_describe_exception(exc)})") from None
     try:
-        ds = dcmread(path, stop_before_pixels=header_only, defer_size=defer_size, force=True)
+        with BoundedFile(path) as fp:
+            ds = _finish(dcmread(fp, stop_before_pixels=header_only, defer_size=defer_size, force=True), path)
         is_dicom = any(keyword in ds for keyword in _IDENTIFYING_KEYWORDS)
     except Exception:
         is_dicom = False
@@ -92,6 +101,18 @@ def load_dataset(
             path, "not a DICOM file (no 'DICM' marker at byte 128 and no DICOM elements at the start)"
         )
     _set_guessed_transfer_syntax(ds)
+    return ds
+
+
+def _finish(ds: Dataset, path: str) -> Dataset:
+    """Make a data set read through :class:`BoundedFile` re-open the file the same way.
+
+    Deferred values (pixels left on disk) are read later by re-opening the
+    file with ``fileobj_type``; a lying element length must not make that
+    read allocate gigabytes either.
+    """
+    ds.filename = path
+    ds.fileobj_type = BoundedFile
     return ds
 
 

@@ -12,20 +12,20 @@ Modality values (rescale, MONOCHROME1, palette) are the caller's next step
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from medtl_gui.core.imaging import dicom_codecs
+from medtl_gui.core.imaging.codestream_headers import check_frame_matches_header
 from medtl_gui.core.imaging.errors import ScanReadError
+from medtl_gui.core.imaging.limits import MAX_DECODED_BYTES, check_expansion
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-#: refuse to decode more than this many bytes (protects against headers
-#: that announce absurd sizes for a few bytes of compressed data)
-MAX_DECODED_BYTES = 16 * 2**30
 
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
@@ -137,13 +137,21 @@ def read_pixel_module(ds: Dataset, path: str) -> PixelModule:
         str(tsyntax), keyword, rows, columns, samples, bits_allocated, bits_stored,
         pixel_representation, photometric, n_frames, planar,
     )
-    if module.decoded_bytes > MAX_DECODED_BYTES:
-        raise ScanReadError(
-            path,
-            f"header announces {module.decoded_bytes / 2**30:.1f} GiB of pixels "
-            f"({n_frames} x {rows} x {columns}); refusing to decode",
-        )
+    check_expansion(
+        path,
+        decoded_bytes=module.decoded_bytes,
+        stored_bytes=_stored_bytes(path),
+        what=f"the header's {n_frames} frame(s) of {rows} x {columns} x {samples} ({bits_allocated}-bit)",
+    )
     return module
+
+
+def _stored_bytes(path: str) -> int:
+    """Size of the file holding the pixels (an upper bound of the encoded pixel bytes)."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return MAX_DECODED_BYTES  # not a file (e.g. a buffer): only the absolute limit applies
 
 
 def _is_native(tsyntax: str) -> bool:
@@ -230,8 +238,40 @@ def _decode_with_pydicom(ds: Dataset, module: PixelModule, path: str) -> tuple[n
             f"no installed plugin decodes {dicom_codecs.transfer_syntax_label(module.transfer_syntax)}"
             f" ({hint})",
         )
-    arr, meta = decoder.as_array(ds, as_rgb=True)
-    return arr, str(meta.get("photometric_interpretation", module.photometric))
+    plugins = list(decoder.available_plugins)
+    if not plugins:  # native (uncompressed) data: pydicom decodes it itself
+        arr, meta = decoder.as_array(ds, as_rgb=True)
+        return arr, str(meta.get("photometric_interpretation", module.photometric))
+    failures: list[str] = []
+    capability_only = True
+    # GDCM last: it aborts the process on some corrupt frames, so it only gets frames that passed a check
+    for plugin in [p for p in plugins if p != "gdcm"] + (["gdcm"] if "gdcm" in plugins else []):
+        try:
+            if plugin == "gdcm":
+                check_frames_for_gdcm(ds, module)
+            arr, meta = decoder.as_array(ds, as_rgb=True, decoding_plugin=plugin)
+        except ScanReadError:
+            raise
+        except Exception as exc:  # this plugin failed: try the next one
+            capability_only = capability_only and _is_capability_error(exc)
+            failures.append(f"{plugin}: {' '.join(str(exc).split()) or type(exc).__name__}")
+            continue
+        return arr, str(meta.get("photometric_interpretation", module.photometric))
+    message = "; ".join(failures)
+    raise (NotImplementedError(message) if capability_only else RuntimeError(message))
+
+
+def check_frames_for_gdcm(ds: Dataset, module: PixelModule) -> None:
+    """Refuse frames whose code stream contradicts the header: GDCM would abort the process on them."""
+    try:
+        frames = dicom_codecs.frame_fragments(ds, module.n_frames)
+        for index, frame in enumerate(frames):
+            check_frame_matches_header(
+                frame, rows=module.rows, columns=module.columns, samples=module.samples,
+                bits_allocated=module.bits_allocated, index=index,
+            )
+    except ValueError as exc:
+        raise ValueError(f"inconsistent compressed frame: {exc}") from None
 
 
 def decode_stored_pixels(ds: Dataset, module: PixelModule, path: str) -> tuple[np.ndarray, str, str]:
@@ -280,7 +320,7 @@ def decode_stored_pixels(ds: Dataset, module: PixelModule, path: str) -> tuple[n
                 except Exception as exc:  # every plugin failed: maybe GDCM can
                     if not (_is_capability_error(exc) and module.is_monochrome and module.samples == 1):
                         raise ScanReadError(path, _decode_failure_reason(module, exc)) from None
-                    arr = _decode_with_gdcm_or_raise(module, path, exc)
+                    arr = _decode_with_gdcm_or_raise(ds, module, path, exc)
                     decoder = "gdcm (full-file reader)"
     except ScanReadError:
         raise
@@ -295,8 +335,11 @@ def decode_stored_pixels(ds: Dataset, module: PixelModule, path: str) -> tuple[n
     return arr, photometric, decoder
 
 
-def _decode_with_gdcm_or_raise(module: PixelModule, path: str, pydicom_exc: BaseException) -> np.ndarray:
+def _decode_with_gdcm_or_raise(
+    ds: Dataset, module: PixelModule, path: str, pydicom_exc: BaseException
+) -> np.ndarray:
     try:
+        check_frames_for_gdcm(ds, module)
         return dicom_codecs.decode_with_gdcm(
             path,
             rows=module.rows,

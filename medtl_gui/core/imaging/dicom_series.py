@@ -102,7 +102,18 @@ def _raw_text(ds: Any, tag: int) -> str:
         return ""
     if isinstance(value, bytes):
         return value.decode("ascii", "replace").strip("\x00 ")
-    return str(ds[tag].value).strip()
+    try:
+        return str(ds[tag].value).strip()
+    except Exception:  # a malformed value reads as missing
+        return ""
+
+
+def _safe_get(ds: Any, keyword: str) -> Any:
+    """``ds.get(keyword)``, or None when the stored value cannot be converted (a malformed element)."""
+    try:
+        return ds.get(keyword)
+    except Exception:
+        return None
 
 
 def _raw_floats(ds: Any, tag: int, count: int) -> np.ndarray | None:
@@ -143,15 +154,16 @@ def _walk_files(folder: str, recursive: bool) -> list[str]:
 
 
 def _text(ds: Any, keyword: str) -> str:
-    value = ds.get(keyword)
+    value = _safe_get(ds, keyword)
     return str(value).strip() if value is not None else ""
 
 
 def _instance_number(ds: Any) -> float:
     try:
-        return float(ds.get("InstanceNumber"))
+        number = float(_safe_get(ds, "InstanceNumber"))
     except (TypeError, ValueError):
         return float("inf")
+    return number if np.isfinite(number) else float("inf")
 
 
 def _orientation(ds: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -217,7 +229,7 @@ class DicomFolder:
             self.skipped.append((path, exc.reason))
             return
         if "Rows" not in ds or "Columns" not in ds:
-            sop_class = ds.get("SOPClassUID")
+            sop_class = _safe_get(ds, "SOPClassUID")
             what = sop_class_name(sop_class) if sop_class else "object without image attributes"
             self.skipped.append((path, f"no pixel data: {what}"))
             return
@@ -233,10 +245,10 @@ class DicomFolder:
         for uid, entries in self.groups.items():
             order, _ = _slice_order(entries)
             first = entries[order[0]].ds
-            number = first.get("SeriesNumber")
+            number = _safe_get(first, "SeriesNumber")
             try:
                 series_number = int(number) if number not in (None, "") else None
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 series_number = None
             series.append(
                 SeriesInfo(

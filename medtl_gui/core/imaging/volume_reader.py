@@ -9,6 +9,7 @@ in ``metadata["geometry_3d"]``.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 
 from medtl_gui.core.imaging.errors import ScanReadError
 from medtl_gui.core.imaging.scan import Scan
+from medtl_gui.core.imaging.volume_headers import check_volume_header
 
 #: refuse volumes larger than this (bytes of decoded pixels)
 MAX_VOLUME_BYTES = 16 * 2**30
@@ -62,6 +64,7 @@ def read_volume(path: str | os.PathLike) -> Scan:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ScanReadError(path, "no such file")
+    check_volume_header(path)
     reader = sitk.ImageFileReader()
     reader.SetFileName(path)
     try:
@@ -70,7 +73,9 @@ def read_volume(path: str | os.PathLike) -> Scan:
         raise ScanReadError(path, f"not a readable image volume ({itk_error_reason(exc)})") from None
     size = reader.GetSize()
     components = reader.GetNumberOfComponents()
-    n_bytes = int(np.prod(size, dtype=np.int64)) * components * 8
+    if not size or min(size) < 1:
+        raise ScanReadError(path, f"image of size {' x '.join(map(str, size))} holds no voxels")
+    n_bytes = math.prod(size) * components * 8
     if n_bytes > MAX_VOLUME_BYTES:
         raise ScanReadError(path, f"volume of {' x '.join(map(str, size))} voxels is too large to load")
     try:
@@ -101,9 +106,9 @@ def image_to_scan(image: Any, path: str, *, metadata: dict[str, Any], kind: str 
     if components == 4:
         pixels = pixels[..., :3]
         metadata.setdefault("warnings", []).append("alpha channel dropped")
-    spacing = tuple(float(v) for v in image.GetSpacing())
-    origin = tuple(float(v) for v in image.GetOrigin())
-    direction = tuple(float(v) for v in image.GetDirection())
+    if pixels.size == 0:
+        raise ScanReadError(path, f"image of size {image.GetSize()} holds no voxels")
+    spacing, origin, direction = checked_geometry(image, metadata.setdefault("warnings", []))
     n_frames = 1
     if dimension == 3 and image.GetSize()[2] == 1:
         metadata["geometry_3d"] = {
@@ -130,3 +135,26 @@ def image_to_scan(image: Any, path: str, *, metadata: dict[str, Any], kind: str 
         n_frames=n_frames,
         metadata=metadata,
     )
+
+
+def checked_geometry(image: Any, warnings: list[str]) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    """(spacing, origin, direction) of a SimpleITK image, with unusable values replaced and a warning.
+
+    Spacing must be finite and positive (else 1 mm), the origin finite (else
+    0) and the direction matrix finite and invertible (else the identity).
+    """
+    dimension = image.GetDimension()
+    spacing = tuple(float(v) for v in image.GetSpacing())
+    origin = tuple(float(v) for v in image.GetOrigin())
+    direction = tuple(float(v) for v in image.GetDirection())
+    if not all(math.isfinite(v) and v > 0 for v in spacing):
+        warnings.append(f"invalid spacing {spacing} in the file; 1 mm assumed")
+        spacing = (1.0,) * dimension
+    if not all(math.isfinite(v) for v in origin):
+        warnings.append(f"invalid origin {origin} in the file; 0 assumed")
+        origin = (0.0,) * dimension
+    matrix = np.array(direction, dtype=float).reshape(dimension, dimension)
+    if not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix)) < 1e-6:
+        warnings.append("invalid direction cosines in the file; identity assumed")
+        direction = tuple(float(v) for v in np.eye(dimension).ravel())
+    return spacing, origin, direction

@@ -181,7 +181,7 @@ class TrainConfig:
             raise ConfigError("(file)", f"cannot read ({exc.strerror or exc})", str(path)) from exc
         except json.JSONDecodeError as exc:
             raise ConfigError("(root)", f"not valid JSON ({exc})", str(path)) from exc
-        if isinstance(data, dict) and isinstance(data.get("config"), dict) and "model" not in data:
+        if isinstance(data, dict) and isinstance(data.get("config"), dict) and "run_id" in data:
             data = data["config"]
         return cls.from_dict(data, str(path))
 

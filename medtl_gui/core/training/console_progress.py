@@ -42,8 +42,9 @@ class ConsoleProgress:
 
     def emit(self, event) -> None:
         """Render one engine event."""
-        if self.quiet and not isinstance(event, (RunFailed, Message)):
-            return
+        if self.quiet and not isinstance(event, RunFailed):
+            if not (isinstance(event, Message) and event.level == "warning"):
+                return
         if isinstance(event, RunStarted):
             self.epochs = event.epochs
             self._line(f"run {event.run_id}: {event.n_train} training / {event.n_val} validation images, "

@@ -1,0 +1,90 @@
+"""User preferences kept with QSettings: weight store folder, default training device, theme.
+
+The training engine reads the same values through these names when the GUI
+starts a run (settings are copied into the run's config before the worker
+thread starts; a worker never reads QSettings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+
+from medtl_gui.gui.theme import THEMES
+
+#: devices offered in the settings dialog (any "cuda:N" typed by the user is kept as well)
+DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+
+
+def default_weight_store() -> str:
+    """The core's default weight store folder (``$MEDTL_WEIGHTS_DIR`` or the per-user data folder)."""
+    from medtl_gui.core.models.weights.store import default_weights_dir  # no torch import
+
+    return str(default_weights_dir())
+
+
+def app_settings_store() -> QSettings:
+    """The QSettings object of MedTL (per user, native format)."""
+    return QSettings("MedTL", "MedTL")
+
+
+@dataclass
+class AppSettings:
+    """The preferences the settings dialog edits."""
+
+    weight_store: str = ""  # empty: the core's default folder
+    device: str = "auto"
+    theme: str = "dark"
+
+    @classmethod
+    def load(cls, store: QSettings | None = None) -> "AppSettings":
+        """Read from QSettings, falling back to defaults for missing or invalid values."""
+        store = store or app_settings_store()
+        values = {}
+        for f in fields(cls):
+            raw = store.value(f"preferences/{f.name}", f.default)
+            values[f.name] = "" if raw is None else str(raw)
+        settings = cls(**values)
+        if settings.theme not in THEMES:
+            settings.theme = "dark"
+        if not valid_device(settings.device):
+            settings.device = "auto"
+        return settings
+
+    def save(self, store: QSettings | None = None) -> None:
+        """Write every value to QSettings (and sync to disk)."""
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        store = store or app_settings_store()
+        for f in fields(self):
+            store.setValue(f"preferences/{f.name}", getattr(self, f.name))
+        store.sync()
+
+    def problems(self) -> list[str]:
+        """Why these settings cannot be saved (empty when they can)."""
+        found = []
+        if self.theme not in THEMES:
+            found.append(f"theme must be one of {', '.join(THEMES)}, not {self.theme!r}")
+        if not valid_device(self.device):
+            found.append(f"device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
+        if self.weight_store:
+            folder = Path(self.weight_store).expanduser()
+            if folder.exists() and not folder.is_dir():
+                found.append(f"weight store {folder} is a file, not a folder")
+        return found
+
+    @property
+    def effective_weight_store(self) -> str:
+        """The folder the weight store uses: the chosen one or the default."""
+        return self.weight_store or default_weight_store()
+
+
+def valid_device(name: str) -> bool:
+    """True for "auto", "cpu", "cuda", "cuda:N" and "mps"."""
+    if name in DEVICE_CHOICES:
+        return True
+    prefix, _, index = name.partition(":")
+    return prefix == "cuda" and index.isdigit()

@@ -1,0 +1,125 @@
+"""Classification labelling of the image on screen: class keys, uncertain/skip, confirm suggestion, notes.
+
+Every change goes straight to the project store (one transaction with its
+history row); there is no Save button.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from medtl_gui.core.project import LabelClass
+from medtl_gui.gui.label_panel import LabelPanel
+from medtl_gui.gui.label_styles import class_for_key, styled_classes
+
+
+class ClassLabelling(QObject):
+    """Connects the ``LabelPanel`` and the class keys to the project store.
+
+    ``edited(image_id, advance)`` after a label change (advance: the user
+    expects the next image); ``message(text)`` for the status bar.
+    """
+
+    edited = Signal(int, bool)
+    message = Signal(str)
+
+    def __init__(self, panel: LabelPanel, parent: QObject | None = None):
+        super().__init__(parent)
+        self.panel = panel
+        self.project: Any = None
+        self.image_id: int | None = None
+        self.classes: list[LabelClass] = []
+        panel.label_requested.connect(self.assign)
+        panel.status_requested.connect(self.mark)
+        panel.clear_requested.connect(lambda: self.assign(None))
+        panel.confirm_requested.connect(self.confirm)
+        panel.note_edited.connect(self.save_note)
+
+    def set_project(self, project: Any) -> None:
+        """Label images of this project from now on."""
+        self.project = project
+        self.image_id = None
+        self.reload_classes()
+
+    def reload_classes(self) -> None:
+        """Re-read the classes (after the label-set editor changed them)."""
+        self.classes = styled_classes(self.project) if self.project is not None else []
+        self.panel.set_classes([(c.name, c.color, c.shortcut) for c in self.classes])
+        self.show_state()
+
+    def set_image(self, image_id: int | None) -> None:
+        """The image the keys now label."""
+        self.image_id = image_id
+        self.show_state()
+
+    # -- edits -----------------------------------------------------------------------
+    def assign(self, class_name: str | None, advance: bool = True) -> bool:
+        """Give the image a class (None clears its label); True when stored."""
+        if self.project is None or self.image_id is None:
+            return False
+        self.project.set_label(self.image_id, class_name, origin="human")
+        self.message.emit(f"Labelled {class_name}" if class_name else "Label cleared")
+        self._after(advance and class_name is not None)
+        return True
+
+    def assign_key(self, key: str) -> bool:
+        """A class shortcut key ("1".."9") was pressed."""
+        cls = class_for_key(self.classes, key)
+        if cls is None:
+            self.message.emit(f"No class has the key {key} (Edit ▸ Classes…)")
+            return False
+        return self.assign(cls.name)
+
+    def mark(self, status: str) -> bool:
+        """Mark the image "uncertain" or "skipped" (keeping no class) and move on."""
+        if self.project is None or self.image_id is None:
+            return False
+        self.project.set_label(self.image_id, None, origin="human", status=status)
+        self.message.emit(f"Marked {status}")
+        self._after(True)
+        return True
+
+    def confirm(self) -> bool:
+        """Accept the model's suggestion as the label (origin "model-confirmed")."""
+        if self.project is None or self.image_id is None or self.project.proposal(self.image_id) is None:
+            self.message.emit("No model suggestion to confirm")
+            return False
+        record = self.project.confirm_proposal(self.image_id)
+        self.message.emit(f"Confirmed suggestion {record.class_name}")
+        self._after(True)
+        return True
+
+    def save_note(self, text: str) -> None:
+        """Store the note of the image (empty clears it)."""
+        if self.project is not None and self.image_id is not None:
+            self.project.set_note(self.image_id, text)
+            self.message.emit("Note saved")
+
+    # -- display -----------------------------------------------------------------------
+    def show_state(self) -> None:
+        """Show the image's label, the model's suggestion and the note in the panel."""
+        if self.project is None or self.image_id is None:
+            self.panel.show_state("", None, None, enabled=False)
+            return
+        label = self.project.label(self.image_id)
+        proposal = self.project.proposal(self.image_id)
+        text = ""
+        if label is not None:
+            text = label.class_name or ""
+            if label.status != "labelled":
+                text = f"{text} ({label.status})" if text else label.status
+            if label.origin != "human":
+                text += f" — {label.origin}"
+        suggestion = None
+        if proposal is not None:
+            prob = (proposal.probabilities or {}).get(proposal.class_name)
+            suggestion = proposal.class_name + (f" ({prob:.0%})" if prob is not None else "")
+        self.panel.show_state(text, suggestion, self.project.note(self.image_id))
+
+    def _after(self, advance: bool) -> None:
+        image_id = self.image_id
+        self.show_state()
+        if image_id is not None:
+            self.edited.emit(image_id, advance)

@@ -1,0 +1,79 @@
+"""The report shown after an import: counts, and every skipped file with the reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+def summary_text(report: Any) -> str:
+    """One paragraph: imported, duplicates, labelled, masks, skipped (an ``ImportReport``)."""
+    text = f"Imported {report.imported} image(s); {report.duplicates} duplicate(s)."
+    extras = []
+    if getattr(report, "labelled", 0):
+        extras.append(f"{report.labelled} labelled")
+    if getattr(report, "masks_imported", 0):
+        extras.append(f"{report.masks_imported} mask(s)")
+    if getattr(report, "classes_created", None):
+        extras.append("new classes: " + ", ".join(report.classes_created))
+    if extras:
+        text += " " + "; ".join(extras) + "."
+    if report.skipped:
+        text += f"\n{len(report.skipped)} file(s) skipped — see the list below."
+    if getattr(report, "cancelled", False):
+        text += "\nThe import was cancelled; what was read before is kept."
+    return text
+
+
+class ImportSummaryDialog(QDialog):
+    """Non-blocking report of one import (``open()`` it); skipped files in a table with reasons."""
+
+    def __init__(self, report: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("import-summary")
+        self.setWindowTitle("Import finished")
+        self.resize(760, 420 if report.skipped else 160)
+        self.message = QLabel(summary_text(report))
+        self.message.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message)
+        self.skipped_table = QTableWidget(len(report.skipped), 2)
+        self.skipped_table.setHorizontalHeaderLabels(["Skipped file", "Reason"])
+        self.skipped_table.verticalHeader().hide()
+        self.skipped_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        header = self.skipped_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for row, (path, reason) in enumerate(report.skipped):
+            self.skipped_table.setItem(row, 0, QTableWidgetItem(str(path)))
+            self.skipped_table.setItem(row, 1, QTableWidgetItem(str(reason)))
+            self.skipped_table.item(row, 1).setToolTip(str(reason))
+        self.skipped_table.resizeColumnToContents(0)
+        self.skipped_table.setVisible(bool(report.skipped))
+        layout.addWidget(self.skipped_table, 1)
+        for warning in getattr(report, "warnings", [])[:5]:
+            note = QLabel(f"⚠ {warning}")
+            note.setWordWrap(True)
+            layout.addWidget(note)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+        buttons.accepted.connect(self.accept)
+        layout.addWidget(buttons)
+
+    def text(self) -> str:
+        """The summary paragraph."""
+        return self.message.text()
+
+    def detailed_text(self) -> str:
+        """Every skipped file with its reason, one per line."""
+        rows = range(self.skipped_table.rowCount())
+        return "\n".join(f"{self.skipped_table.item(r, 0).text()}: {self.skipped_table.item(r, 1).text()}" for r in rows)

@@ -1,0 +1,77 @@
+"""What the viewer needs to show one image, read together off the GUI thread (no Qt).
+
+``load_image`` runs in the ``ScanLoader`` pool: it decodes the scan and reads
+the image's label masks and model mask proposals from the project, so that
+switching images never touches the disk on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from medtl_gui.core.imaging import Scan, auto_window
+
+
+@dataclass(frozen=True)
+class DisplayStats:
+    """Per-scan numbers the viewer needs: value range and automatic window (cheap to pass, costly to compute)."""
+
+    value_range: tuple[float, float]
+    auto_window: tuple[float, float]
+
+
+def display_stats(scan: Scan) -> DisplayStats:
+    """Compute ``DisplayStats`` (run it in the loader thread for big volumes)."""
+    pixels = scan.pixels
+    finite = pixels[np.isfinite(pixels)] if pixels.dtype.kind == "f" else pixels
+    value_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    return DisplayStats(value_range, auto_window(pixels))
+
+
+@dataclass
+class LoadedImage:
+    """A decoded scan plus its stored masks, keyed by slice (None for a 2D image)."""
+
+    image_id: int
+    scan: Scan
+    masks: dict[int | None, np.ndarray] = field(default_factory=dict)
+    proposals: dict[int | None, np.ndarray] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # stored masks that could not be used, and why
+    stats: DisplayStats | None = None
+
+    @property
+    def n_slices(self) -> int:
+        """Slices (frames) along the first axis; 1 for a 2D image."""
+        return max(1, int(self.scan.n_frames))
+
+    @property
+    def plane_shape(self) -> tuple[int, int]:
+        """(rows, columns) of one slice: the shape of its mask."""
+        pixels = self.scan.pixels
+        return (pixels.shape[1], pixels.shape[2]) if self.scan.n_frames > 1 else (pixels.shape[0], pixels.shape[1])
+
+
+def load_image(project: Any, image_id: int) -> LoadedImage:
+    """Read an image's scan, label masks and mask proposals (``ScanReadError`` for a broken file)."""
+    scan = project.read_image(image_id)
+    loaded = LoadedImage(image_id=int(image_id), scan=scan, stats=display_stats(scan))
+    for record in project.mask_records(image_id, kind=None):
+        if record.kind == "label":
+            array = project.mask(image_id, record.slice_index)
+            target = loaded.masks
+        elif record.kind == "proposal":
+            array = project.mask_proposal(image_id, record.slice_index)
+            target = loaded.proposals
+        else:
+            continue
+        if array is None:
+            continue
+        if array.shape != loaded.plane_shape:
+            loaded.problems.append(f"{record.path}: mask shape {array.shape} does not match the image's "
+                                   f"{loaded.plane_shape}; not shown")
+            continue
+        target[record.slice_index] = array
+    return loaded

@@ -1,0 +1,1 @@
+"""Segmentation editing: mask painting, undo, overlay, background saving, and its dock panel."""
