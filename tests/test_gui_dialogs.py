@@ -15,8 +15,37 @@ def _keys(action) -> list[str]:
     return [s.toString(QKeySequence.SequenceFormat.PortableText) for s in action.shortcuts()]
 
 
-def test_no_torch_at_start_and_icons_in_toolbar(main_window):
-    assert "torch" not in sys.modules, "the GUI must not import torch at start"
+PROBE = """
+import sys, time
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from medtl_gui.gui.main_window import MainWindow
+window = MainWindow()
+window.show()
+at_start = "torch" in sys.modules
+window.open_project(sys.argv[1])
+deadline = time.time() + 30
+while window.viewer.scan is None and time.time() < deadline:
+    app.processEvents()
+    time.sleep(0.01)
+window.close()
+print("shown" if window.viewer.scan is not None else "not shown", at_start, "torch" in sys.modules)
+"""
+
+
+def test_no_torch_at_start_nor_when_showing_images(demo_project_dir, isolated_settings):
+    """In a fresh process (other tests may have imported torch into this one)."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(isolated_settings))
+    result = subprocess.run([sys.executable, "-c", PROBE, str(demo_project_dir)], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["shown", "False", "False"], result.stdout + result.stderr
+
+
+def test_icons_in_toolbar(main_window):
     toolbar_actions = [a for a in main_window.toolbar.actions() if not a.isSeparator()]
     assert len(toolbar_actions) >= 12
     for action in toolbar_actions:
@@ -162,5 +191,4 @@ def test_about_lists_versions(main_window):
     main_window.show_about()
     text = main_window.about_box.text()
     assert "PySide6" in text and "torch" in text and "numpy" in text
-    assert "torch" not in sys.modules
     main_window.about_box.close()

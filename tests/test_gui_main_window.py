@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -119,3 +117,29 @@ def test_metadata_hides_patient_identity(qtbot, window):
     assert shown["PatientName"] == "(hidden)"
     window.metadata_panel.reveal_box.setChecked(True)
     assert window.metadata_panel.shown()["PatientName"] not in ("(hidden)", "")
+
+
+def test_opened_project_is_remembered_as_recent(window):
+    assert window.recent_projects()[0] == str(window.project.folder)
+    menu = window.window_actions.recent_menu
+    assert [a.text() for a in menu.actions()][0] == str(window.project.folder)
+
+
+def test_zoom_keys_and_fit(qtbot, window):
+    view = window.viewer.view
+    width = view.viewRange()[0][1] - view.viewRange()[0][0]
+    qtbot.keyClick(window, Qt.Key.Key_Plus)
+    zoomed = view.viewRange()[0][1] - view.viewRange()[0][0]
+    assert zoomed < width * 0.9
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    fitted = view.viewRange()[0][1] - view.viewRange()[0][0]
+    assert fitted > zoomed
+
+
+def test_invert_key_reverses_the_grey_scale(qtbot, window):
+    assert window.viewer.image_item.lut is None
+    qtbot.keyClick(window, Qt.Key.Key_I)
+    lut = np.asarray(window.viewer.image_item.lut)
+    assert lut[0] == 255 and lut[-1] == 0
+    qtbot.keyClick(window, Qt.Key.Key_I)
+    assert window.viewer.image_item.lut is None

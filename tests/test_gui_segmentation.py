@@ -249,3 +249,14 @@ def test_stroke_on_512_image_does_not_stall_the_gui_thread(qtbot, tmp_path, isol
         assert len([h for h in win.project.history(image_id) if h.action == "mask"]) >= 1
     finally:
         win.close()
+
+
+def test_a_shaky_click_with_the_fill_tool_still_fills(qtbot, main_window):
+    win = main_window
+    image_id = unmasked_raster(win)
+    show(qtbot, win, image_id)
+    qtbot.keyClick(win, Qt.Key.Key_G)
+    drag(qtbot, win, [(10.5, 10.5), (14.5, 12.5)])  # moved past the drag threshold
+    saved(win)
+    mask = win.project.mask(image_id)
+    assert mask is not None and mask.all(), "the empty mask region (all of it) was filled"

@@ -139,7 +139,11 @@ def test_committed_pending_mask_is_rolled_forward_on_open(project: Project, imag
     pending = final.with_name(f"{final.name}.{digest[:16]}.pending")
     pending.write_bytes(data)
     conn = project.database.connection()
+    # what the committed transaction holds: the new hash and its history row
     conn.execute("UPDATE masks SET sha256 = ? WHERE image_id = ?", (digest, image_id))
+    conn.execute("INSERT INTO history (timestamp, user, image_id, action, old_value, new_value, origin)"
+                 " VALUES ('t', 'u', ?, 'mask', NULL, ?, 'human')",
+                 (image_id, f'{{"sha256": "{digest}", "slice": null}}'))
     project.close()
     with Project.open(project.folder) as reopened:
         assert not pending.exists()

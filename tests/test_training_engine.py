@@ -141,6 +141,7 @@ def test_pause_holds_between_batches_until_resumed(phantoms: DataSplits, tmp_pat
         recorder.emit(event)
         if isinstance(event, BatchEnd) and event.step == 2:
             control.pause()
+        if isinstance(event, RunPaused):  # resume only once the engine has really paused
             threading.Timer(0.3, control.resume).start()
 
     result = train(_config(epochs=1), phantoms, on_event, control, run_dir=tmp_path / "run")

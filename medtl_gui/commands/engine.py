@@ -12,6 +12,15 @@
 - ``medtl weights list | import FILE | verify [NAME...] | export NAME DEST |
   download NAME``: the offline weight store. ``download`` is the only
   command that uses the network.
+- ``medtl pretrain DATA --method ssl|supervised --model M --name N``:
+  in-domain pretraining; the backbone goes into the weight store as N.
+- ``medtl predict PROJECT|PATH... --run DIR [--out FILE.csv] [--json]``:
+  predictions (a project's are stored as proposals, labels untouched).
+- ``medtl export --run DIR --format torchscript|onnx``: the model plus a
+  model card.
+
+``medtl train`` without options uses the default recipe (see
+``medtl_gui.core.training.recipes``); ``--recipe`` picks another one.
 """
 
 from __future__ import annotations
@@ -46,6 +55,9 @@ TRAIN_OPTIONS: dict[str, tuple[str, type, str]] = {
     "--device": ("device", str, "auto, cpu, cuda, cuda:N or mps"),
     "--precision": ("precision", str, "auto, fp32, bf16 or fp16"),
     "--workers": ("num_workers", int, "data loader worker processes"),
+    "--task": ("task", str, "classification, regression or segmentation (default: from the data)"),
+    "--patches-per-image": ("patches_per_image", int, "segmentation: random training patches per image and epoch"),
+    "--foreground-fraction": ("foreground_fraction", float, "segmentation: share of patches centred on a label"),
 }
 
 
@@ -53,9 +65,14 @@ def register(sub: Any) -> None:
     """Add train, evaluate and weights to the CLI's sub-parsers."""
     p = sub.add_parser("train", help="train a model on a project or .npz file",
                        description="Fine-tune a model-zoo network on DATA (project folder or .npz). "
-                                   "Options override --config; defaults are TrainConfig's.")
+                                   "Without --config the default recipe (balanced) is used; options "
+                                   "override the recipe or the config file.")
     p.add_argument("data", metavar="DATA", help="project folder or MedMNIST-style .npz file")
     p.add_argument("--config", type=Path, help="TrainConfig JSON file (or a run's config.json)")
+    from medtl_gui.core.training.recipes import RECIPES
+
+    p.add_argument("--recipe", choices=tuple(RECIPES),
+                   help="named recipe to start from (default: balanced; not with --config)")
     for option, (field, kind, text) in TRAIN_OPTIONS.items():
         p.add_argument(option, dest=field, type=kind, default=None, help=text)
     p.add_argument("--run-dir", type=Path, help="folder for this run (default: DATA's runs/<new id>)")
@@ -74,6 +91,7 @@ def register(sub: Any) -> None:
     p.add_argument("--no-ci", action="store_true", help="skip bootstrap confidence intervals")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p.add_argument("--flips", action="store_true", help="segmentation: average with flipped predictions")
     p.set_defaults(func=run_evaluate)
 
     weights = sub.add_parser("weights", help="manage the offline weight store")
@@ -105,6 +123,59 @@ def register(sub: Any) -> None:
     w.add_argument("--url", help="alternative address (mirror)")
     w.set_defaults(func=run_weights_download)
 
+    _register_pretrain(sub)
+    _register_predict_and_export(sub)
+
+
+def _register_pretrain(sub: Any) -> None:
+    p = sub.add_parser("pretrain", help="in-domain pretraining: the backbone goes into the weight store",
+                       description="ssl: SimCLR on every image of DATA (labels ignored; test split only with "
+                                   "--include-test). supervised: train on DATA's labels and keep the backbone. "
+                                   "Use the result with: medtl train OTHER --pretrained NAME --model M")
+    p.add_argument("data", metavar="DATA", help="project folder or .npz file")
+    p.add_argument("--method", choices=("ssl", "supervised"), required=True)
+    p.add_argument("--name", required=True, help="name of the new weights in the weight store")
+    p.add_argument("--model", default="resnet18", help="architecture from the model zoo")
+    p.add_argument("--pretrained", help="start from these weights instead of random ones")
+    for option, kind in (("--epochs", int), ("--batch-size", int), ("--lr", float), ("--image-size", int),
+                         ("--temperature", float), ("--seed", int)):
+        p.add_argument(option, type=kind, help="(ssl defaults: 20 epochs, batch 128, lr 1e-3, 64 px, "
+                                               "temperature 0.2; supervised: the default recipe's)")
+    p.add_argument("--allow-flips", action="store_true", help="ssl: left/right flips (off: laterality matters)")
+    p.add_argument("--include-test", action="store_true", help="ssl: also use test-split images")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--run-dir", type=Path, help="folder for the pretraining run (default: DATA's runs/<new id>)")
+    p.add_argument("--weights-dir", type=Path, help="weight store folder (default: $MEDTL_WEIGHTS_DIR or user data)")
+    p.add_argument("--json", action="store_true", help="print the final report as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run_pretrain)
+
+
+def _register_predict_and_export(sub: Any) -> None:
+    p = sub.add_parser("predict", help="predict scans or a project's images with a trained run",
+                       description="One row per scan: path, patient/study/series ids, predicted class and "
+                                   "probabilities. Unreadable files are listed with the reason and the rest are "
+                                   "predicted (exit 1 if any was skipped). For a project, each prediction is "
+                                   "stored as the image's model proposal; labels are never changed.")
+    p.add_argument("inputs", nargs="+", metavar="PROJECT|PATH", help="one project folder, or scan files/folders")
+    p.add_argument("--run", type=Path, required=True, help="run folder")
+    p.add_argument("--out", type=Path, help="write the CSV here (default: CSV on stdout)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--split", choices=("train", "val", "test", "unassigned"), help="project: only this split")
+    p.add_argument("--unlabelled", action="store_true", help="project: only images without a label")
+    p.add_argument("--no-proposals", action="store_true", help="project: do not store proposals")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=run_predict)
+
+    p = sub.add_parser("export", help="export a run's model (TorchScript or ONNX) with a model card")
+    p.add_argument("--run", type=Path, required=True, help="run folder")
+    p.add_argument("--format", default="torchscript", choices=("torchscript", "onnx"))
+    p.add_argument("--out", type=Path, help="output folder (default: RUN/export)")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.set_defaults(func=run_export)
+
 
 # --------------------------------------------------------------------------- helpers
 def _user_errors():
@@ -114,7 +185,9 @@ def _user_errors():
     from medtl_gui.core.models.zoo import UnknownModelError
     from medtl_gui.core.training.config import ConfigError
 
-    return (ConfigError, DataError, WeightsError, UnknownModelError)
+    from medtl_gui.core.inference.export import ExportError
+
+    return (ConfigError, DataError, WeightsError, UnknownModelError, ExportError)
 
 
 def _store(directory: Path | None):
@@ -129,12 +202,19 @@ def _open_data(location: str):
     return open_data_source(location)
 
 
-def _config_from_args(args: argparse.Namespace):
+def _config_from_args(args: argparse.Namespace, data):
+    """The run's config: a config file, the resumed run's, or a recipe; then the explicit options."""
     from medtl_gui.core.training.config import TrainConfig
+    from medtl_gui.core.training.recipes import DEFAULT_RECIPE, recipe_for_data
 
-    config = TrainConfig.load(args.config) if args.config else TrainConfig()
-    if args.resume and not args.config:
+    if args.config and args.recipe:
+        raise UsageError("--recipe and --config are alternatives: a config file already holds every setting")
+    if args.config:
+        config = TrainConfig.load(args.config)
+    elif args.resume:
         config = TrainConfig.load(Path(args.resume) / "config.json")
+    else:
+        config = recipe_for_data(args.recipe or DEFAULT_RECIPE, data)
     values = config.to_dict()
     for _, (field, _, _) in TRAIN_OPTIONS.items():
         given = getattr(args, field)
@@ -146,13 +226,17 @@ def _config_from_args(args: argparse.Namespace):
 # --------------------------------------------------------------------------- train
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``medtl train``."""
+    from medtl_gui.commands.segmentation_engine import run_segmentation_train, wants_segmentation
+
+    if wants_segmentation(args):
+        return run_segmentation_train(args, TRAIN_OPTIONS)
     from medtl_gui.core.training.console_progress import ConsoleProgress
     from medtl_gui.core.training.control import RunControl
     from medtl_gui.core.training.engine import train
 
     try:
-        config = _config_from_args(args)
         data = _open_data(args.data)
+        config = _config_from_args(args, data)
         control = RunControl()
         previous = signal.signal(signal.SIGINT, lambda *_: control.cancel())
         try:
@@ -176,6 +260,10 @@ def run_train(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- evaluate
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``medtl evaluate``."""
+    from medtl_gui.commands.segmentation_engine import is_segmentation_run, run_segmentation_evaluate
+
+    if is_segmentation_run(args.run):
+        return run_segmentation_evaluate(args)
     from medtl_gui.core.evaluation.run_evaluation import evaluate_run
 
     try:
@@ -298,4 +386,87 @@ def run_weights_download(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     print(file=sys.stderr)
     print(f"stored {entry.name} ({entry.architecture}), sha256 {entry.sha256}")
+    return 0
+
+
+# --------------------------------------------------------------------------- pretrain
+def run_pretrain(args: argparse.Namespace) -> int:
+    """Handler of ``medtl pretrain``."""
+    from medtl_gui.core.pretraining.config import PretrainConfig
+    from medtl_gui.core.pretraining.launch import pretrain_location
+    from medtl_gui.core.training.console_progress import ConsoleProgress
+    from medtl_gui.core.training.control import RunControl
+
+    settings = {key: getattr(args, key) for key in ("method", "name", "model", "pretrained", "epochs", "batch_size",
+                                                    "lr", "image_size", "seed", "device", "precision")}
+    settings |= {"allow_flips": args.allow_flips, "include_test": args.include_test}
+    if args.temperature is not None:
+        settings["temperature"] = args.temperature
+    settings = {k: v for k, v in settings.items() if v is not None}
+    if str(settings.get("pretrained", "")).lower() == "none":
+        del settings["pretrained"]
+    control = RunControl()
+    previous = signal.signal(signal.SIGINT, lambda *_: control.cancel())
+    try:
+        config = PretrainConfig.from_dict(settings, origin="command line")
+        result = pretrain_location(config, args.data, ConsoleProgress(quiet=args.quiet), control,
+                                   run_dir=args.run_dir, weight_store=_store(args.weights_dir))
+    except _user_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if args.json:
+        print(json.dumps(result.report, indent=2))
+    elif result.weights is not None:
+        print(f"stored {result.weights.name} ({result.weights.source}); use it with: medtl train DATA "
+              f"--model {result.weights.architecture} --pretrained {result.weights.name}", file=sys.stderr)
+    return {"completed": 0, "early_stopped": 0, "cancelled": 130}.get(result.status, 1)
+
+
+# --------------------------------------------------------------------------- predict, export
+def run_predict(args: argparse.Namespace) -> int:
+    """Handler of ``medtl predict``: exit 0 when every input was predicted, 1 when some were skipped."""
+    from medtl_gui.commands.segmentation_engine import is_segmentation_run, run_segmentation_predict
+
+    if is_segmentation_run(args.run):
+        return run_segmentation_predict(args)
+    from medtl_gui.core.inference.location_prediction import predict_locations
+    from medtl_gui.core.inference.prediction_table import write_predictions, write_predictions_csv
+    from medtl_gui.core.inference.trained_model import load_trained_model
+
+    try:
+        trained = load_trained_model(args.run, args.checkpoint)
+        found = predict_locations(trained, args.inputs, split=args.split, unlabelled_only=args.unlabelled,
+                                  device=args.device, store_proposals=not args.no_proposals)
+    except _user_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    rows, skipped = found.rows, found.skipped
+    if args.out:
+        write_predictions_csv(args.out, rows, trained.class_names, skipped)
+    if args.json:
+        print(json.dumps({"run": str(trained.run_dir), "class_names": trained.class_names,
+                          "threshold": trained.threshold, "predictions": [r.to_json() for r in rows],
+                          "skipped": [{"source": s, "error": e} for s, e in skipped]}, indent=2))
+    elif not args.out:
+        write_predictions(sys.stdout, rows, trained.class_names, skipped)
+    for source, reason in found.failures:
+        print(f"skipped {source}: {reason}", file=sys.stderr)
+    stored = f"; proposals stored in {found.project}" if found.project and not args.no_proposals else ""
+    print(f"{len(rows) + len(skipped) - len(found.failures)} predicted, {len(found.failures)} skipped{stored}",
+          file=sys.stderr)
+    return 1 if found.failures else 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Handler of ``medtl export``."""
+    from medtl_gui.core.inference.export import export_run
+
+    try:
+        result = export_run(args.run, args.format, args.out, args.checkpoint)
+    except _user_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"exported {result.model_path} (outputs match the run's model within {result.max_abs_difference:.1e}); "
+          f"model card: {result.card_markdown}, {result.card_json}")
     return 0

@@ -1,4 +1,4 @@
-"""`medtl import | info | demo | check`: project sub-commands of the CLI.
+"""`medtl import | info | demo | check | export-labels | export-masks | exports`: project sub-commands.
 
 - ``medtl import PROJECT SOURCE... [--copy] [--class-names a,b] [--limit N] [--json]``
   creates the project if needed, imports, prints progress on stderr and a
@@ -7,8 +7,15 @@
 - ``medtl info PROJECT [--json]``: counts per split and class.
 - ``medtl demo PROJECT [--force]``: create the built-in demo project; refuses
   a non-empty folder that is not a demo project.
-- ``medtl check PROJECT [--json] [--verify-images]``: integrity check; exit 1
-  when problems are found.
+- ``medtl export-labels PROJECT OUT.csv [--split S] [--identified]`` and
+  ``medtl export-masks PROJECT OUT_DIR [--identified]``: exports,
+  de-identified (PS3.15 basic profile) unless ``--identified``; each one is
+  recorded in the project's export log, shown by ``medtl exports PROJECT``.
+- ``medtl check PROJECT [--repair] [--json] [--verify-images]``: integrity
+  check (database, files, mask hashes, history, leftovers of interrupted
+  writes); ``--repair`` fixes what is safe to fix and checks again. Exit 0
+  when no error is left (leftovers alone are reported but do not fail), 1
+  otherwise.
 """
 
 from __future__ import annotations
@@ -52,11 +59,35 @@ def register(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="re-create an existing demo project")
     p.set_defaults(func=run_demo)
 
-    p = sub.add_parser("check", help="check a project's integrity (exit 1 when problems are found)")
+    p = sub.add_parser("check", help="check a project's integrity, optionally repair it (exit 1 when errors remain)",
+                       description="Check PROJECT: SQLite integrity, orphaned rows, missing or changed files, mask "
+                                   "hashes, history consistency, leftovers of interrupted writes. With --repair, "
+                                   "fix what is safe (unreferenced files go to cache/orphaned/, repairs are "
+                                   "recorded in the history) and check again.")
     p.add_argument("project")
+    p.add_argument("--repair", action="store_true", help="fix what can be fixed safely, then check again")
     p.add_argument("--verify-images", action="store_true", help="also re-hash image files copied into the project")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_check)
+
+    p = sub.add_parser("export-labels", help="write a project's labels as CSV (de-identified unless --identified)")
+    p.add_argument("project")
+    p.add_argument("destination", help="CSV file to write")
+    p.add_argument("--split", choices=("train", "val", "test", "unassigned"), help="only this split")
+    p.add_argument("--identified", action="store_true",
+                   help="keep patient IDs, UIDs and paths (opt out of de-identification; logged as such)")
+    p.set_defaults(func=run_export_labels)
+
+    p = sub.add_parser("export-masks", help="copy a project's masks and a manifest out (de-identified unless --identified)")
+    p.add_argument("project")
+    p.add_argument("destination", help="folder to write")
+    p.add_argument("--identified", action="store_true", help="opt out of de-identification (logged as such)")
+    p.set_defaults(func=run_export_masks)
+
+    p = sub.add_parser("exports", help="show a project's export audit log (who exported what, when, where)")
+    p.add_argument("project")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run_exports)
 
 
 # -- handlers ----------------------------------------------------------------------------
@@ -128,17 +159,65 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     with _open(args.project) as project:
-        problems = project.check_integrity(verify_image_hashes=args.verify_images)
-        path = str(project.folder)
+        report = project.check(repair=args.repair, verify_image_hashes=args.verify_images)
     if args.json:
-        print(json.dumps({"path": path, "ok": not problems, "problems": problems}, indent=2))
-    elif problems:
-        print(f"{path}: {len(problems)} problem(s)")
-        for problem in problems:
-            print(f"  {problem}")
-    else:
-        print(f"{path}: ok")
-    return 1 if problems else 0
+        print(json.dumps(report.as_dict(), indent=2))
+        return 0 if report.ok else 1
+    repaired = [p for p in report.problems if p.repaired]
+    leftovers = [p for p in report.problems if p.severity == "leftover" and not p.repaired]
+    for problem in repaired:
+        print(f"  repaired: {problem.message} ({problem.repair})")
+    for problem in leftovers:
+        hint = "; `medtl check --repair` tidies it up" if problem.repair and not args.repair else ""
+        print(f"  leftover: {problem.message}{hint}")
+    for problem in report.errors:
+        hint = f"; `--repair` would {problem.repair}" if problem.repair and not args.repair else ""
+        print(f"  error: {problem.message}{hint}")
+    if report.ok:
+        print(f"{report.path}: ok" + (f" ({len(repaired)} repaired)" if repaired else ""))
+        return 0
+    print(f"{report.path}: {len(report.errors)} problem(s) left")
+    return 1
+
+
+def run_export_labels(args: argparse.Namespace) -> int:
+    from medtl_gui.core.privacy import export_labels_csv
+
+    with _open(args.project) as project:
+        record = export_labels_csv(project, args.destination, deidentify=not args.identified, split=args.split)
+    _print_export(record)
+    return 0
+
+
+def run_export_masks(args: argparse.Namespace) -> int:
+    from medtl_gui.core.privacy import export_masks
+
+    with _open(args.project) as project:
+        record = export_masks(project, args.destination, deidentify=not args.identified)
+    _print_export(record)
+    return 0
+
+
+def run_exports(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    with _open(args.project) as project:
+        records = project.exports()
+    if args.json:
+        print(json.dumps([asdict(r) for r in records], indent=2))
+        return 0
+    for r in records:
+        state = "de-identified" if r.deidentified else "IDENTIFIED"
+        print(f"{r.timestamp}  {r.user:<12} {r.what:<12} {state:<13} {r.n_items or 0:>6} items -> {r.destination}")
+    if not records:
+        print("no exports recorded")
+    return 0
+
+
+def _print_export(record: Any) -> None:
+    state = "de-identified (DICOM PS3.15 basic profile)" if record.deidentified else "NOT de-identified (--identified)"
+    print(f"exported {record.n_items} {record.what} items to {record.destination}: {state}; logged as export "
+          f"#{record.id} by {record.user}")
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("project", nargs="?", help="project folder to open")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo project (created on first use)")
     parser.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
+    # start-up probe (benchmarks, installer smoke tests): print READY once the window is on screen, then quit
+    parser.add_argument("--quit-after-show", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -33,9 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
 
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
     from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
 
     from medtl_gui import __version__
     from medtl_gui.gui.app_settings import AppSettings
@@ -54,8 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     app.setWindowIcon(QIcon(str(resource_path("medtl.svg"))))
     window = MainWindow()
     window.show()
+    if args.quit_after_show:
+        def ready() -> None:
+            print("READY", flush=True)
+            app.quit()
+
+        QTimer.singleShot(0, ready)
+        return app.exec()
     if args.screenshot:
-        window.project_ready.connect(lambda: QTimer.singleShot(1500, lambda: (window.grab().save(args.screenshot), app.quit())))
+        def save_and_quit() -> None:
+            window.grab().save(args.screenshot)
+            app.quit()
+
+        window.project_ready.connect(lambda: QTimer.singleShot(1500, save_and_quit))
     if args.project:
         window.open_project(Path(args.project))
     elif args.demo:

@@ -8,7 +8,6 @@ only the edited rows are re-read (``refresh_rows``).
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, Callable
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
@@ -29,7 +28,6 @@ from medtl_gui.gui.background import BackgroundJob
 from medtl_gui.gui.browser_model import (
     ALL,
     CLASS_PREFIX,
-    COLUMNS,
     DISAGREES,
     HAS_MASK,
     NO_MASK,
@@ -42,10 +40,15 @@ from medtl_gui.gui.browser_model import (
     ImageFilterProxy,
     ImageTableModel,
     load_rows,
+    sorted_rows,
+    totals_text,
 )
 from medtl_gui.gui.text_field import TextField
 from medtl_gui.gui.thumbnail_delegate import CELL, ThumbnailDelegate
 from medtl_gui.gui.thumbnails import ThumbnailCache
+
+#: initial column widths of the table, pixels (the user can drag them)
+COLUMN_WIDTHS: tuple[int, ...] = (190, 70, 48, 64, 90, 44, 80)
 
 #: sort choices of the sort box: (text, model column; -1 = order of addition)
 SORT_CHOICES: tuple[tuple[str, int], ...] = (
@@ -68,6 +71,7 @@ class ImageBrowser(QWidget):
         self.project: Any = None
         self._colors: dict[str, str] = {}
         self._generation = 0
+        self._totals = ""  # the counts line's per-class and per-split part
         self.thumbnails = ThumbnailCache(self)
         self.model = ImageTableModel()
         self.model.thumbnails = self.thumbnails
@@ -85,9 +89,11 @@ class ImageBrowser(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, len(COLUMNS)):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        # fixed widths: ResizeToContents would ask every row for its text on each change (slow at 10,000 rows)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in enumerate(COLUMN_WIDTHS):
+            self.table.setColumnWidth(column, width)
         header.sortIndicatorChanged.connect(self._on_header_sort)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
@@ -103,7 +109,7 @@ class ImageBrowser(QWidget):
         self.grid.setLayoutMode(QListView.LayoutMode.Batched)
         self.grid.setBatchSize(256)
         self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.grid.setItemDelegate(ThumbnailDelegate(self.grid))
+        self.grid.setItemDelegate(ThumbnailDelegate(self.thumbnails, self.grid))
         self.grid.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.views = QStackedWidget()
         self.views.addWidget(self.table)
@@ -151,12 +157,21 @@ class ImageBrowser(QWidget):
         class_names = [c.name for c in classes]
         self._generation += 1
         generation = self._generation
-        job = BackgroundJob(load_rows, self.project, dict(self._colors))
+        sort = (self.model.sort_column, self.model.sort_order)
 
-        def done(rows: list[BrowserRow]) -> None:
+        def rows_and_totals(project: Any, colors: dict[str, str], progress=None, cancel=None) -> dict[str, Any]:
+            rows = load_rows(project, colors, None, sort)
+            return {"rows": rows, "totals": totals_text(rows)}
+
+        job = BackgroundJob(rows_and_totals, self.project, dict(self._colors))
+
+        def done(result: dict[str, Any]) -> None:
+            rows, totals = result["rows"], result["totals"]
             if generation != self._generation:
                 return
-            self.set_rows(rows, class_names)
+            if (self.model.sort_column, self.model.sort_order) != sort:  # re-sorted meanwhile
+                rows = sorted_rows(rows, self.model.sort_column, self.model.sort_order)
+            self.set_rows(rows, class_names, presorted=True, totals=totals)
             if then is not None:
                 then()
 
@@ -165,13 +180,15 @@ class ImageBrowser(QWidget):
         self._reload_job = job
         return job
 
-    def set_rows(self, rows: list[BrowserRow], class_names: list[str]) -> None:
-        """Show these rows (keeps the filter when it still exists)."""
+    def set_rows(self, rows: list[BrowserRow], class_names: list[str], presorted: bool = False,
+                 totals: str | None = None) -> None:
+        """Show these rows (keeps the filter when it still exists); ``totals``: their ``totals_text``."""
         splits = sorted({r.split or UNASSIGNED for r in rows})
         current = self.current_image_id()
         self._fill_filters(class_names, splits)
-        self.model.set_rows(rows)
-        self._update_counts()
+        self.model.set_rows(rows, presorted=presorted)
+        self._totals = totals or totals_text(self.model.rows)
+        self._update_counts(totals=False)
         if current is not None:
             self.select_image(current)
         self.rows_loaded.emit()
@@ -207,8 +224,7 @@ class ImageBrowser(QWidget):
             return False
         index = self.proxy.index(proxy_row, 0)
         self.table.setCurrentIndex(index)
-        self.table.scrollTo(index)
-        self.grid.scrollTo(index)
+        self.views.currentWidget().scrollTo(index)  # a hidden view scrolls when it is shown
         return True
 
     def select_image(self, image_id: int) -> bool:
@@ -295,20 +311,16 @@ class ImageBrowser(QWidget):
 
     def _on_filter(self, text: str) -> None:
         self.proxy.set_mode(text)
-        self._update_counts()
+        self._update_counts(totals=False)
         if not self.table.currentIndex().isValid():
             self.select_row(0)
 
     def _on_search(self, text: str) -> None:
         self.proxy.set_text(text)
-        self._update_counts()
+        self._update_counts(totals=False)
 
-    def _update_counts(self) -> None:
-        rows = self.model.rows
-        per_class = Counter(r.label or "unlabelled" for r in rows)
-        per_split = Counter(r.split or UNASSIGNED for r in rows)
-        masks = sum(1 for r in rows if r.has_mask)
-        classes = " · ".join(f"{name} {n}" for name, n in sorted(per_class.items()))
-        splits = " · ".join(f"{name} {n}" for name, n in sorted(per_split.items()))
-        self.counts.setText(f"<b>{self.proxy.rowCount()}</b> shown of {len(rows)} · {masks} with masks<br>"
-                            f"{classes}<br>{splits}")
+    def _update_counts(self, totals: bool = True) -> None:
+        """The counts line; ``totals=False`` (filter or search changed) reuses the per-class/split totals."""
+        if totals or not self._totals:
+            self._totals = totals_text(self.model.rows)
+        self.counts.setText(f"<b>{self.proxy.rowCount()}</b> shown {self._totals}")

@@ -7,6 +7,7 @@ in a background job; the model never queries the store per row, so a
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -66,7 +67,7 @@ def browser_row(record: Any, colors: dict[str, str], suggestion: str = "") -> Br
     if record.kind == "dicom-series":
         name = f"{name} [series, {record.n_frames} slices]"
     elif record.n_frames > 1:
-        name = f"{name} [{record.n_frames} frames]"
+        name = f"{name} [{record.n_frames} {'slices' if record.kind == 'volume' else 'frames'}]"
     search = " ".join(str(v) for v in (record.path, record.patient_id, record.series_uid, record.study_uid,
                                        record.modality, record.note) if v)
     return BrowserRow(
@@ -99,12 +100,34 @@ def suggestions_by_image(project: Any, image_ids: list[int] | None = None) -> di
     return found
 
 
+def sorted_rows(rows: list[BrowserRow], column: int, order: Qt.SortOrder) -> list[BrowserRow]:
+    """Rows ordered by a column's text then id (column -1: by id, the order of addition)."""
+    if column < 0:
+        return sorted(rows, key=lambda r: r.image_id, reverse=order == Qt.SortOrder.DescendingOrder)
+    return sorted(rows, key=lambda r: (r.cell(column).lower(), r.image_id),
+                  reverse=order == Qt.SortOrder.DescendingOrder)
+
+
+def totals_text(rows: list[BrowserRow]) -> str:
+    """The counts line's fixed part: images, masks, images per class and per split (HTML)."""
+    per_class = Counter(r.label or "unlabelled" for r in rows)
+    per_split = Counter(r.split or UNASSIGNED for r in rows)
+    masks = sum(1 for r in rows if r.has_mask)
+    classes = " · ".join(f"{name} {n}" for name, n in sorted(per_class.items()))
+    splits = " · ".join(f"{name} {n}" for name, n in sorted(per_split.items()))
+    return f"of {len(rows)} · {masks} with masks<br>{classes}<br>{splits}"
+
+
 def load_rows(project: Any, colors: dict[str, str], image_ids: list[int] | None = None,
-              progress=None, cancel=None) -> list[BrowserRow]:
-    """Browser rows for every image (one query) or for the given ids; safe to run in a worker thread."""
+              sort: tuple[int, Qt.SortOrder] | None = None, progress=None, cancel=None) -> list[BrowserRow]:
+    """Browser rows for every image (one query) or for the given ids, optionally sorted.
+
+    Safe to run in a worker thread (sorting there keeps the GUI thread free).
+    """
     records = project.images() if image_ids is None else [project.image(i) for i in image_ids]
     suggestions = suggestions_by_image(project, image_ids)
-    return [browser_row(r, colors, suggestions.get(r.id, "")) for r in records]
+    rows = [browser_row(r, colors, suggestions.get(r.id, "")) for r in records]
+    return sorted_rows(rows, *sort) if sort is not None else rows
 
 
 class ImageTableModel(QAbstractTableModel):
@@ -118,14 +141,10 @@ class ImageTableModel(QAbstractTableModel):
         self.show_thumbnails = False  # decorations only where a view shows them (the grid)
         self.sort_column, self.sort_order = -1, Qt.SortOrder.AscendingOrder
 
-    def set_rows(self, rows: list[BrowserRow]) -> None:
-        """Replace every row (kept in the current sort order)."""
+    def set_rows(self, rows: list[BrowserRow], presorted: bool = False) -> None:
+        """Replace every row, put in the current sort order unless ``presorted`` says they are."""
         self.beginResetModel()
-        self.rows = list(rows)
-        if self.sort_column >= 0:
-            keyed = sorted(self.rows, key=lambda r: (r.cell(self.sort_column).lower(), r.image_id),
-                           reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
-            self.rows = keyed
+        self.rows = list(rows) if presorted else sorted_rows(list(rows), self.sort_column, self.sort_order)
         self._row_of = {r.image_id: i for i, r in enumerate(self.rows)}
         self.endResetModel()
 
@@ -248,6 +267,8 @@ class ImageFilterProxy(QSortFilterProxyModel):
         return not self.text or all(word in row.search_text for word in self.text.split())
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+        if self.mode == ALL and not self.text:
+            return True
         return self.accepts(self.sourceModel().rows[source_row])
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

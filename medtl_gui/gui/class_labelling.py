@@ -6,13 +6,15 @@ history row); there is no Save button.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from medtl_gui.core.project import LabelClass
 from medtl_gui.gui.label_panel import LabelPanel
 from medtl_gui.gui.label_styles import class_for_key, styled_classes
+
+if TYPE_CHECKING:  # the store is imported when a project is opened, not at start-up
+    from medtl_gui.core.project import LabelClass
 
 
 class ClassLabelling(QObject):
@@ -30,7 +32,7 @@ class ClassLabelling(QObject):
         self.panel = panel
         self.project: Any = None
         self.image_id: int | None = None
-        self.classes: list[LabelClass] = []
+        self.classes: list["LabelClass"] = []
         panel.label_requested.connect(self.assign)
         panel.status_requested.connect(self.mark)
         panel.clear_requested.connect(lambda: self.assign(None))

@@ -7,6 +7,7 @@ sizes (16 to 96 px), so Qt picks a sharp one on high-DPI screens.
 
 from __future__ import annotations
 
+import atexit
 from functools import lru_cache
 
 from PySide6.QtCore import QByteArray, QRectF, Qt
@@ -42,6 +43,11 @@ def icon(name: str) -> QIcon:
     return _render(name, ICON_COLORS[_theme])
 
 
+def clear_icon_cache() -> None:
+    """Drop the rendered icons (their pixmaps must go while the QApplication still exists)."""
+    _render.cache_clear()
+
+
 @lru_cache(maxsize=256)
 def _render(name: str, color: str) -> QIcon:
     path = resource_path(f"icons/{name}.svg")
@@ -61,3 +67,8 @@ def _render(name: str, color: str) -> QIcon:
         painter.end()
         result.addPixmap(pixmap)
     return result
+
+
+# pixmaps destroyed during interpreter shutdown, after Qt's application object, can crash:
+# drop them at exit, while the application still exists
+atexit.register(clear_icon_cache)

@@ -8,11 +8,12 @@ switching images never touches the disk on the GUI thread.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from medtl_gui.core.imaging import Scan, auto_window
+if TYPE_CHECKING:  # the readers are imported in the loader thread, not at start-up
+    from medtl_gui.core.imaging import Scan
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,10 @@ class DisplayStats:
     auto_window: tuple[float, float]
 
 
-def display_stats(scan: Scan) -> DisplayStats:
+def display_stats(scan: "Scan") -> DisplayStats:
     """Compute ``DisplayStats`` (run it in the loader thread for big volumes)."""
+    from medtl_gui.core.imaging import auto_window
+
     pixels = scan.pixels
     finite = pixels[np.isfinite(pixels)] if pixels.dtype.kind == "f" else pixels
     value_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
@@ -36,11 +39,17 @@ class LoadedImage:
     """A decoded scan plus its stored masks, keyed by slice (None for a 2D image)."""
 
     image_id: int
-    scan: Scan
+    scan: "Scan"
     masks: dict[int | None, np.ndarray] = field(default_factory=dict)
     proposals: dict[int | None, np.ndarray] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # stored masks that could not be used, and why
     stats: DisplayStats | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the pixels and masks (the loader's cache budget counts it)."""
+        arrays = [self.scan.pixels, *self.masks.values(), *self.proposals.values()]
+        return int(sum(a.nbytes for a in arrays))
 
     @property
     def n_slices(self) -> int:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from medtl_gui.core.project import LabelClass, SegLabel
+if TYPE_CHECKING:  # the store is imported when a project is opened, not at start-up
+    from medtl_gui.core.project import LabelClass, SegLabel
 
 CLASS_STYLE_KEY = "gui.class_style"
 SEG_LABEL_STYLE_KEY = "gui.seg_label_style"

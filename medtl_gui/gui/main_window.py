@@ -10,7 +10,7 @@ mask editing in ``segmentation/``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.resize(1440, 900)
         self.project: Any = None
         self.current_id: int | None = None
+        self._project_serial = 0  # part of the loader's keys: image ids repeat across projects
         self.settings: QSettings = app_settings_store()
         self.preferences = AppSettings.load(self.settings)
         self.jobs = JobRunner(self)
@@ -162,7 +163,7 @@ class MainWindow(QMainWindow):
             return
         from medtl_gui.core.project.demo import create_demo_project
 
-        def make(progress=None, cancel=None) -> Path:
+        def make(progress: object = None, cancel: object = None) -> Path:
             create_demo_project(folder).close()
             return folder
 
@@ -173,6 +174,7 @@ class MainWindow(QMainWindow):
         self._close_project()
         self.project = project
         self.current_id = None
+        self._project_serial += 1
         self._remember_recent(Path(project.folder))
         self.setWindowTitle(f"MedTL {__version__} — {project.name}")
         self.editor.set_project(project)
@@ -197,7 +199,7 @@ class MainWindow(QMainWindow):
         self.project.close()
         self.project = None
 
-    def refresh_browser(self, then=None) -> None:
+    def refresh_browser(self, then: Callable[[], None] | None = None) -> None:
         """Re-read every image row (one query, in the background), then run ``then()``."""
         if self.project is None:
             return
@@ -218,13 +220,14 @@ class MainWindow(QMainWindow):
         self.editor.cancel_gesture()
         self.current_id = image_id
         self.labelling.set_image(image_id)
-        project = self.project
-        self.loader.request(image_id, lambda: load_image(project, image_id))
+        project, serial = self.project, self._project_serial
+        self.loader.request((serial, image_id), lambda: load_image(project, image_id))
         for other in self.browser.neighbour_ids(2):
-            self.loader.prefetch(other, lambda i=other: load_image(project, i))
+            self.loader.prefetch((serial, other), lambda i=other: load_image(project, i))
 
-    def _on_image_loaded(self, image_id: int, loaded: LoadedImage) -> None:
-        if image_id != self.current_id:
+    def _on_image_loaded(self, key: tuple[int, int], loaded: LoadedImage) -> None:
+        serial, image_id = key
+        if serial != self._project_serial or image_id != self.current_id:
             return
         self.viewer.set_scan(loaded.scan, loaded.stats)
         self.editor.set_image(image_id, loaded.plane_shape, loaded.n_slices, loaded.masks, loaded.proposals,
@@ -234,8 +237,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("; ".join(loaded.problems), 8000)
         self.image_shown.emit(image_id)
 
-    def _on_image_failed(self, image_id: int, message: str) -> None:
-        if image_id == self.current_id:
+    def _on_image_failed(self, key: tuple[int, int], message: str) -> None:
+        serial, image_id = key
+        if serial == self._project_serial and image_id == self.current_id:
             self.viewer.set_scan(None)
             self.editor.clear_image()
             self.metadata_panel.set_metadata({})
@@ -283,8 +287,8 @@ class MainWindow(QMainWindow):
         a[f"tool_{self.editor.tool}"].setChecked(True)
         a["toggle_mask"].setChecked(self.editor.overlay.visible)
         a["toggle_outline"].setChecked(self.editor.overlay.outline)
-        self.viewer.graphics.setCursor(Qt.CursorShape.CrossCursor if self.editor.wants_left_button()
-                                       else Qt.CursorShape.ArrowCursor)
+        self.viewer.graphics.viewport().setCursor(Qt.CursorShape.CrossCursor if self.editor.wants_left_button()
+                                                  else Qt.CursorShape.ArrowCursor)
 
     def _load_seg_labels(self) -> None:
         labels = styled_seg_labels(self.project) if self.project is not None else []
@@ -370,15 +374,18 @@ class MainWindow(QMainWindow):
         self.refresh_browser(then=summarise)
 
     def choose_project(self) -> None:
+        """File ▸ Open project: pick a project folder."""
         folder = QFileDialog.getExistingDirectory(self, "Open MedTL project folder")
         if folder:
             self.open_project(Path(folder))
 
     def choose_import_files(self) -> None:
+        """File ▸ Import files: scans, a CSV of paths and labels, or a MedMNIST .npz."""
         files, _ = QFileDialog.getOpenFileNames(self, "Import scans, a CSV or a .npz")
         self.import_paths(files)
 
     def choose_import_folder(self) -> None:
+        """File ▸ Import folder: class sub-folders, DICOM series, image + mask pairs."""
         folder = QFileDialog.getExistingDirectory(self, "Import a folder (class sub-folders, DICOM, image+mask pairs)")
         if folder:
             self.import_paths([folder])

@@ -6,7 +6,6 @@ from typing import Any, Mapping
 
 from PySide6.QtWidgets import QCheckBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from medtl_gui.core.imaging.privacy import visible_metadata
 
 
 class MetadataPanel(QWidget):
@@ -37,6 +36,8 @@ class MetadataPanel(QWidget):
         return {self.table.item(r, 0).text(): self.table.item(r, 1).text() for r in range(self.table.rowCount())}
 
     def _refresh(self) -> None:
+        from medtl_gui.core.imaging.privacy import visible_metadata
+
         shown = visible_metadata(self._metadata, reveal=self.reveal_box.isChecked())
         self.table.setRowCount(len(shown))
         for r, (key, value) in enumerate(sorted(shown.items())):

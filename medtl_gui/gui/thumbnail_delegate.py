@@ -7,6 +7,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from medtl_gui.gui.browser_model import ROW_ROLE, BrowserRow
+from medtl_gui.gui.thumbnails import ThumbnailCache
 
 #: size of one grid cell (picture + two text lines)
 CELL = QSize(136, 168)
@@ -16,8 +17,9 @@ PICTURE = 120
 class ThumbnailDelegate(QStyledItemDelegate):
     """Paints a ``BrowserRow`` as a grid cell; a grey placeholder until its thumbnail arrives."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, thumbnails: "ThumbnailCache | None" = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.thumbnails = thumbnails
         self.small_font = QFont()
         self.small_font.setPointSizeF(max(7.0, self.small_font.pointSizeF() - 1.0))
 
@@ -37,7 +39,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setBrush(palette.highlight() if selected else palette.base())
         painter.drawRoundedRect(rect, 5, 5)
         picture_rect = QRect(rect.left() + (rect.width() - PICTURE) // 2, rect.top() + 4, PICTURE, PICTURE)
-        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        # ask the cache directly: QModelIndex.data() returning "nothing" leaks None in PySide6 6.12.0
+        pixmap = self.thumbnails.pixmap(row.image_id, row.sha256) if self.thumbnails is not None else None
         painter.fillRect(picture_rect, QColor(0, 0, 0))
         if pixmap is not None and not pixmap.isNull():
             scaled = pixmap.scaled(picture_rect.size(), Qt.AspectRatioMode.KeepAspectRatio,

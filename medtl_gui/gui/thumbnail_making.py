@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from medtl_gui.core.imaging import apply_window, default_window
-
 #: longest side of a thumbnail, pixels
 THUMBNAIL_SIZE = 128
 #: where thumbnails live inside a project folder
@@ -32,6 +30,8 @@ def thumbnail_path(project_folder: Path, image_id: int, sha256: str, size: int =
 def render_thumbnail(scan: Any, size: int = THUMBNAIL_SIZE) -> np.ndarray:
     """A uint8 (h, w) grey or (h, w, 3) RGB picture of a scan, at most ``size`` pixels on its longest side."""
     from PIL import Image
+
+    from medtl_gui.core.imaging import apply_window, default_window
 
     pixels = scan.pixels
     if scan.n_frames > 1:

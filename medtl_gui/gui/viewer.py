@@ -11,7 +11,7 @@ focus is. The mask overlay and tool previews are layers above the image.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,13 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from medtl_gui.core.imaging import CT_PRESETS, Scan, default_window
-from medtl_gui.core.imaging.windowing import DEFAULT_CT_PRESET
 from medtl_gui.gui.image_loading import DisplayStats, display_stats
 from medtl_gui.gui.segmentation.overlay import MaskOverlay
 from medtl_gui.gui.segmentation.tool_preview import ToolPreview
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+if TYPE_CHECKING:  # core.imaging is imported with the first scan, not at start-up
+    from medtl_gui.core.imaging import Scan
 
 AUTO, FROM_FILE = "Auto (percentiles)", "From file"
 
@@ -195,6 +196,7 @@ class ScanViewer(QWidget):
     # ------------------------------------------------------------------ API
     @property
     def n_slices(self) -> int:
+        """Slices (or frames) of the scan on screen; 1 for a 2D image, 0 without a scan."""
         if self.scan is None:
             return 0
         return self.scan.n_frames
@@ -226,6 +228,7 @@ class ScanViewer(QWidget):
         self.view.autoRange(padding=0.0)
 
     def set_window(self, center: float, width: float) -> None:
+        """Show grey values ``center`` ± ``width``/2 from black to white (explicit ImageItem levels)."""
         width = max(float(width), 1e-6)
         self.window = (float(center), width)
         if self.scan is not None and not self.scan.is_color:
@@ -252,6 +255,7 @@ class ScanViewer(QWidget):
         return [self.preset_box.itemText(i) for i in range(self.preset_box.count())]
 
     def set_slice(self, index: int) -> None:
+        """Show slice ``index`` (clipped to the volume) of a volume or multi-frame scan."""
         if self.scan is None or self.scan.n_frames <= 1:
             return
         index = int(np.clip(index, 0, self.scan.n_frames - 1))
@@ -265,9 +269,26 @@ class ScanViewer(QWidget):
         self.slice_changed.emit(index)
 
     @property
+    def shows_hounsfield(self) -> bool:
+        """True for CT: DICOM modality CT, or a grey volume without modality (NIfTI, MHA) whose
+        values span air (about -1000) to soft tissue, as Hounsfield units do."""
+        scan = self.scan
+        if scan is None or scan.is_color:
+            return False
+        modality = (scan.modality or "").upper()
+        if modality:
+            return modality == "CT"
+        low, high = self._value_range
+        return low <= -900.0 and high >= 0.0
+
+    @property
     def slice_key(self) -> int | None:
         """The slice on screen as masks are keyed: None for a 2D image, else its index."""
         return self.slice_index if self.n_slices > 1 else None
+
+    def zoom(self, factor: float) -> None:
+        """Magnify the view by ``factor`` (>1 zooms in) around its centre."""
+        self.view.scaleBy((1.0 / factor, 1.0 / factor))
 
     def image_to_viewport(self, x: float, y: float) -> QPoint:
         """Where image point (x, y) is in the graphics view's viewport (for tests and tools)."""
@@ -293,19 +314,22 @@ class ScanViewer(QWidget):
 
     # ------------------------------------------------------------- internals
     def _fill_presets(self, scan: Scan) -> None:
+        from medtl_gui.core.imaging import CT_PRESETS, default_window
+        from medtl_gui.core.imaging.windowing import DEFAULT_CT_PRESET
+
         self.preset_box.blockSignals(True)
         self.preset_box.clear()
         names = [AUTO]
         if scan.window is not None:
             names.append(FROM_FILE)
-        if (scan.modality or "").upper() == "CT":
+        if self.shows_hounsfield:
             names += [n.title() if n.islower() else n for n in CT_PRESETS]
         self.preset_box.addItems(names)
         self.preset_box.setEnabled(not scan.is_color)
         self.invert_box.setEnabled(not scan.is_color)
         if scan.window is not None:
             start = FROM_FILE
-        elif (scan.modality or "").upper() == "CT" and not scan.is_color:
+        elif self.shows_hounsfield:
             start = DEFAULT_CT_PRESET.title()
         else:
             start = AUTO
@@ -318,6 +342,8 @@ class ScanViewer(QWidget):
         self.presets_changed.emit(names, start)
 
     def _on_preset(self, name: str) -> None:
+        from medtl_gui.core.imaging import CT_PRESETS
+
         if self.scan is None or not name:
             return
         if name == AUTO and self._auto is not None:
@@ -361,7 +387,7 @@ class ScanViewer(QWidget):
             self.pointer_tool.hovered((float(point.x()), float(point.y())) if inside else None)
         if inside:
             value = image[row, col]
-            unit = " HU" if (self.scan.modality or "").upper() == "CT" else ""
+            unit = " HU" if self.shows_hounsfield else ""
             shown = ", ".join(f"{v:g}" for v in np.atleast_1d(value))
             where = f"x {col}  y {row}"
             if self.scan.n_frames > 1:

@@ -89,6 +89,8 @@ class WindowActions:
         add("next_slice", "Next slice (2D: next image)", lambda: w.step_slice_or_image(+1), "Down")
         add("previous_slice", "Previous slice (2D: previous image)", lambda: w.step_slice_or_image(-1), "Up")
         add("fit", "&Fit image", lambda: viewer.view.autoRange(padding=0.0), "F", "fit")
+        add("zoom_in", "Zoom &in", lambda: viewer.zoom(1.25), ["+", "="])
+        add("zoom_out", "Zoom &out", lambda: viewer.zoom(0.8), "-")
         add("invert", "&Invert grey scale", lambda: viewer.invert_box.toggle(), "I", "invert")
         add("auto_window", "&Auto window", lambda: viewer.set_preset_by_index(0), "R", "window")
         add("grid_view", "Thumbnail &grid", lambda on: w.browser.set_grid_mode(on), "Ctrl+G", "grid",
@@ -160,7 +162,7 @@ class WindowActions:
         for key in ("next_image", "previous_image", "next_slice", "previous_slice"):
             view_menu.addAction(a[key])
         view_menu.addSeparator()
-        for key in ("fit", "invert", "auto_window"):
+        for key in ("fit", "zoom_in", "zoom_out", "invert", "auto_window"):
             view_menu.addAction(a[key])
         self.preset_menu = view_menu.addMenu("Window preset")
         view_menu.addSeparator()

@@ -22,29 +22,6 @@ def _target_mapping(run_classes: list[str], data_classes: list[str], origin: str
     return np.array([run_classes.index(name) for name in data_classes], dtype=np.int64)
 
 
-def predict_images(trained, images: LabelledImages, device: str = "auto", batch_size: int = 64) -> np.ndarray:
-    """Probabilities (classification) or values (regression) of a trained model on ``images``."""
-    import torch
-    from torch.utils.data import DataLoader
-
-    from medtl_gui.core.data.torch_dataset import ImageTensorDataset
-    from medtl_gui.core.training.device import plan_execution
-    from medtl_gui.core.training.losses import output_probabilities
-
-    plan = plan_execution(device, trained.config.precision, trained.config.channels_last)
-    model = trained.model.to(plan.device).eval()
-    if plan.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    dataset = ImageTensorDataset(images, trained.preprocessing, None, cache=False)
-    outputs = []
-    with torch.no_grad():
-        for inputs, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-            with plan.autocast():
-                logits = model(plan.to_device(inputs))
-            outputs.append(output_probabilities(logits, model.head_kind).cpu().numpy())
-    return np.concatenate(outputs).astype(np.float64) if outputs else np.zeros((0, 0))
-
-
 def evaluate_run(
     run_dir: str | os.PathLike,
     images: LabelledImages,
@@ -62,7 +39,8 @@ def evaluate_run(
     figures and (by default) bootstrap 95% intervals. Regression: MAE, MSE.
     The decision threshold defaults to the one the run chose.
     """
-    from medtl_gui.core.training.run_loading import load_trained_model
+    from medtl_gui.core.inference.prediction import predict_images
+    from medtl_gui.core.inference.trained_model import load_trained_model
 
     if len(images) == 0:
         raise DataError(images.name or "data", "no labelled images to evaluate")

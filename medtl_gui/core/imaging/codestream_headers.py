@@ -7,6 +7,10 @@ a JPEG stream in a file with 32 bits allocated. Before a frame reaches
 GDCM, :func:`check_frame_matches_header` compares the two and raises
 ``ValueError`` on any disagreement, so a corrupt file is refused instead of
 killing the program.
+
+CharLS (the JPEG-LS decoder) loops forever on a stream that stops in the
+middle of its scan: :func:`ends_with_end_of_image` lets the caller refuse
+such a frame first.
 """
 
 from __future__ import annotations
@@ -95,3 +99,8 @@ def check_frame_matches_header(
             f"{where}'s code stream holds {header.precision}-bit samples, which do not fit the header's "
             f"{bits_allocated} bits allocated"
         )
+
+
+def ends_with_end_of_image(frame: bytes) -> bool:
+    """True when a JPEG / JPEG-LS frame ends with its EOI marker (``FFD9``; DICOM may pad one 0 byte)."""
+    return frame.rstrip(b"\x00").endswith(b"\xff\xd9")

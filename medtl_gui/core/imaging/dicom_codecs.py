@@ -212,31 +212,91 @@ def decode_deflated_frames(
     return arr.reshape(n_frames, rows, columns, samples)
 
 
+def minimal_pixel_file(ds: Dataset, *, rows: int, columns: int, n_frames: int, bits_allocated: int,
+                       bits_stored: int, pixel_representation: int, transfer_syntax: str) -> bytes:
+    """A new Part 10 file holding only the validated Image Pixel module and the encoded Pixel Data.
+
+    GDCM's own parser aborts the process on some malformed elements (an
+    attribute whose VR it does not expect); it is only ever given this
+    clean re-encoding, never the original file.
+    """
+    import io
+
+    from pydicom.dataset import Dataset as PydicomDataset
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import SecondaryCaptureImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = transfer_syntax
+    clean = PydicomDataset()
+    clean.file_meta = meta
+    clean.SOPClassUID = meta.MediaStorageSOPClassUID
+    clean.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    clean.Rows, clean.Columns = rows, columns
+    clean.SamplesPerPixel = 1
+    clean.PhotometricInterpretation = "MONOCHROME2"
+    clean.BitsAllocated, clean.BitsStored, clean.HighBit = bits_allocated, bits_stored, bits_stored - 1
+    clean.PixelRepresentation = pixel_representation
+    if n_frames > 1:
+        clean.NumberOfFrames = n_frames
+    clean.PixelData = bytes(ds.PixelData)
+    clean["PixelData"].VR = "OB"
+    clean["PixelData"].is_undefined_length = True
+    buffer = io.BytesIO()
+    clean.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
 def decode_with_gdcm(
-    path: str,
+    ds: Dataset,
     *,
     rows: int,
     columns: int,
     n_frames: int,
     bits_allocated: int,
+    bits_stored: int,
     pixel_representation: int,
+    transfer_syntax: str,
 ) -> np.ndarray:
-    """Decode a monochrome file with GDCM's own reader; stored values, (frames, rows, cols).
+    """Decode monochrome encapsulated pixels with GDCM's own reader; stored values, (frames, rows, cols).
 
     Used only when pydicom's plugins report that they do not support the
-    encoding. Raises ``ValueError`` when GDCM fails or returns an image whose
-    size or pixel format differs from the DICOM header.
+    encoding. GDCM reads a clean re-encoding (:func:`minimal_pixel_file`),
+    not the original file. Raises ``ValueError`` when GDCM fails or returns
+    an image whose size or pixel format differs from the DICOM header.
     """
+    import os
+    import tempfile
+
     try:
         import gdcm  # python-gdcm
     except ImportError as exc:  # pragma: no cover - python-gdcm is a dependency
         raise ValueError("python-gdcm is not installed") from exc
 
-    reader = gdcm.ImageReader()
-    reader.SetFileName(str(path))
-    if not reader.Read():
-        raise ValueError("GDCM could not read the file")
-    image = reader.GetImage()
+    data = minimal_pixel_file(ds, rows=rows, columns=columns, n_frames=n_frames, bits_allocated=bits_allocated,
+                              bits_stored=bits_stored, pixel_representation=pixel_representation,
+                              transfer_syntax=transfer_syntax)
+    fd, temp_name = tempfile.mkstemp(prefix="medtl-gdcm-", suffix=".dcm")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        reader = gdcm.ImageReader()
+        reader.SetFileName(temp_name)
+        if not reader.Read():
+            raise ValueError("GDCM could not read the pixel data")
+        image = reader.GetImage()
+        return _gdcm_stored_values(image, rows=rows, columns=columns, n_frames=n_frames,
+                                   bits_allocated=bits_allocated, pixel_representation=pixel_representation)
+    finally:
+        os.unlink(temp_name)
+
+
+def _gdcm_stored_values(
+    image, *, rows: int, columns: int, n_frames: int, bits_allocated: int, pixel_representation: int  # noqa: ANN001
+) -> np.ndarray:
+    """The buffer of a GDCM image as stored values, after checking it matches the header."""
     fmt = image.GetPixelFormat()
     dims = list(image.GetDimensions())
     got_frames = dims[2] if len(dims) > 2 else 1

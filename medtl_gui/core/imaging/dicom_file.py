@@ -81,7 +81,9 @@ def load_dataset(
     try:
         check_deflated_dataset(path)
         with BoundedFile(path) as fp:
-            return _finish(dcmread(fp, stop_before_pixels=header_only, defer_size=defer_size), path)
+            ds = dcmread(fp, stop_before_pixels=header_only, defer_size=defer_size)
+            _refuse_short_reads(ds, fp, path)
+            return _finish(ds, path)
     except ScanReadError:
         raise
     except InvalidDicomError:
@@ -102,6 +104,31 @@ def load_dataset(
         )
     _set_guessed_transfer_syntax(ds)
     return ds
+
+
+def _refuse_short_reads(ds: Dataset, fp: BoundedFile, path: str) -> None:
+    """Raise when an element's declared length runs past the end of the file (truncated, or a lying length).
+
+    pydicom keeps the bytes that are there and says nothing. Reads inside
+    encapsulated Pixel Data are left to the pixel decoder, which names the
+    transfer syntax in its message.
+    """
+    if not fp.short_reads:
+        return
+    from pydicom.datadict import keyword_for_tag
+    from pydicom.tag import Tag
+
+    offsets = {offset: (requested, available) for offset, requested, available in fp.short_reads}
+    for elem in ds.elements():  # top level, raw: no value conversion (a malformed value must not raise here)
+        tell = getattr(elem, "value_tell", None)
+        if tell in offsets:
+            requested, available = offsets[tell]
+            name = f"{Tag(elem.tag)} {keyword_for_tag(elem.tag)}".strip()
+            raise ScanReadError(
+                path,
+                f"file is truncated or corrupt: element {name} declares {requested} bytes, "
+                f"but the file ends {available} bytes later",
+            )
 
 
 def _finish(ds: Dataset, path: str) -> Dataset:

@@ -8,12 +8,15 @@ patient name or birth date); the patient ID and UIDs have their own
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 from medtl_gui.core.imaging.dicom_codecs import transfer_syntax_name
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
+
+_UID_PATTERN = re.compile(r"[0-9]+(\.[0-9]+)*")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -155,11 +158,17 @@ def header_summary(ds: Dataset) -> dict[str, Any]:
 
 
 def sop_class_name(uid: Any) -> str:
-    """Name of a SOP Class UID (e.g. "RT Structure Set Storage"), the UID when unknown."""
+    """Name of a SOP Class UID (e.g. "RT Structure Set Storage"), the UID when unknown.
+
+    A value that is not a UID at all (binary junk in a corrupt header) is
+    named "(invalid SOP Class UID)" instead of being repeated.
+    """
     from pydicom.uid import UID
 
-    name = UID(str(uid)).name
-    return name or str(uid)
+    text = str(uid)
+    if len(text) > 64 or not _UID_PATTERN.fullmatch(text):
+        return "(invalid SOP Class UID)"
+    return UID(text).name or text
 
 
 #: value representations that hold bulk binary data rather than text or numbers

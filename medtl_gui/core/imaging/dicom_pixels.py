@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medtl_gui.core.imaging import dicom_codecs
-from medtl_gui.core.imaging.codestream_headers import check_frame_matches_header
+from medtl_gui.core.imaging.codestream_headers import check_frame_matches_header, ends_with_end_of_image
 from medtl_gui.core.imaging.errors import ScanReadError
 from medtl_gui.core.imaging.limits import MAX_DECODED_BYTES, check_expansion
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+#: JPEG-LS lossless and near-lossless
+_JPEG_LS_SYNTAXES = ("1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81")
 _MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
 _KNOWN_PHOTOMETRIC = _MONOCHROME + (
     "PALETTE COLOR",
@@ -242,6 +244,8 @@ def _decode_with_pydicom(ds: Dataset, module: PixelModule, path: str) -> tuple[n
     if not plugins:  # native (uncompressed) data: pydicom decodes it itself
         arr, meta = decoder.as_array(ds, as_rgb=True)
         return arr, str(meta.get("photometric_interpretation", module.photometric))
+    if module.transfer_syntax in _JPEG_LS_SYNTAXES:
+        check_jpeg_ls_frames(ds, module)
     failures: list[str] = []
     capability_only = True
     # GDCM last: it aborts the process on some corrupt frames, so it only gets frames that passed a check
@@ -261,8 +265,19 @@ def _decode_with_pydicom(ds: Dataset, module: PixelModule, path: str) -> tuple[n
     raise (NotImplementedError(message) if capability_only else RuntimeError(message))
 
 
+def check_jpeg_ls_frames(ds: Dataset, module: PixelModule) -> None:
+    """Refuse JPEG-LS frames that stop before their end-of-image marker: CharLS would never return."""
+    for index, frame in enumerate(dicom_codecs.frame_fragments(ds, module.n_frames)):
+        if not ends_with_end_of_image(frame):
+            raise ValueError(f"JPEG-LS frame {index + 1} is truncated (no end-of-image marker)")
+
+
 def check_frames_for_gdcm(ds: Dataset, module: PixelModule) -> None:
     """Refuse frames whose code stream contradicts the header: GDCM would abort the process on them."""
+    if module.samples > 1 and module.bits_stored != module.bits_allocated:
+        # GDCM asserts PF.GetBitsAllocated() == PF.GetBitsStored() for colour data (gdcmImageCodec.cxx)
+        raise ValueError(f"colour data with {module.bits_stored} bits stored in {module.bits_allocated} allocated "
+                         "is not valid for this encoding")
     try:
         frames = dicom_codecs.frame_fragments(ds, module.n_frames)
         for index, frame in enumerate(frames):
@@ -341,12 +356,14 @@ def _decode_with_gdcm_or_raise(
     try:
         check_frames_for_gdcm(ds, module)
         return dicom_codecs.decode_with_gdcm(
-            path,
+            ds,
             rows=module.rows,
             columns=module.columns,
             n_frames=module.n_frames,
             bits_allocated=module.bits_allocated,
+            bits_stored=module.bits_stored,
             pixel_representation=module.pixel_representation,
+            transfer_syntax=module.transfer_syntax,
         )
     except Exception as gdcm_exc:
         reason = _decode_failure_reason(module, pydicom_exc)

@@ -63,15 +63,25 @@ class BoundedFile(io.BufferedReader):
     read deferred values.
     """
 
+    #: reads of at most this many bytes at the very end of the file are the parser probing for EOF
+    _PROBE_BYTES = 16
+
     def __init__(self, path: str | os.PathLike, mode: str = "rb"):
         if mode != "rb":
             raise ValueError(f"BoundedFile is read-only binary, not {mode!r}")
         super().__init__(io.FileIO(os.fspath(path), "rb"))
         self._size = os.fstat(self.fileno()).st_size
+        #: ``(offset, bytes asked for, bytes there were)`` of every read that ran past the end of the file
+        self.short_reads: list[tuple[int, int, int]] = []
 
     def read(self, size: int | None = -1) -> bytes:
         if size is not None and size > 0:
-            size = min(size, max(0, self._size - self.tell()))
+            offset = self.tell()
+            available = max(0, self._size - offset)
+            if size > available:
+                if available > 0 or size > self._PROBE_BYTES:
+                    self.short_reads.append((offset, size, available))
+                size = available
             if size == 0:
                 return b""
         return super().read(size)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from medtl_gui.core.imaging.errors import ScanReadError
+from medtl_gui.core.imaging.limits import check_expansion
 from medtl_gui.core.imaging.scan import Scan
 
 _EXIF_ORIENTATION = 0x0112
@@ -29,6 +30,18 @@ def _pixel_limit() -> int:
     from PIL import Image
 
     return int(Image.MAX_IMAGE_PIXELS or 178956970)
+
+
+def _bytes_per_pixel(img: Any) -> int:
+    """Bytes one decoded pixel takes (at least 1; RGB for palette images, which may expand to colour)."""
+    mode = img.mode
+    if mode in ("P", "PA"):
+        return 3
+    if mode in ("I", "F", "RGBA", "RGBX", "CMYK", "RGBa"):
+        return 4
+    if mode.startswith("I;16") or mode in ("LA", "La"):
+        return 2
+    return 3 if mode in ("RGB", "YCbCr", "LAB", "HSV") else 1
 
 
 def _is_grey_palette(img: Any) -> bool:
@@ -117,6 +130,10 @@ def read_raster(path: str | os.PathLike) -> Scan:
                 raise ScanReadError(
                     path, f"{n_frames} frames of {width} x {height} pixels is too large to load"
                 )
+            check_expansion(
+                path, decoded_bytes=n_frames * width * height * _bytes_per_pixel(img),
+                stored_bytes=os.path.getsize(path), what=f"{n_frames} frame(s) of {width} x {height} {img.mode}",
+            )
             file_format = img.format
             frames = []
             for index in range(n_frames):

@@ -219,6 +219,11 @@ def _check_metaimage(path: str, head: bytes) -> None:
         available = _data_file(path, data_name, what).stat().st_size
     if header_size and header_size[0] > 0:
         available -= header_size[0]
+    if compressed and "compresseddatasize" in fields:
+        stated = _integers(path, fields["compresseddatasize"], "CompressedDataSize")
+        if len(stated) != 1 or not 0 < stated[0] <= max(0, available):
+            raise ScanReadError(path, f"{what}: CompressedDataSize {fields['compresseddatasize']} does not fit "
+                                      f"the {max(0, available)} bytes of data in the file")
     _check_data_bytes(path, declared, available, compressed, f"the MetaImage of {' x '.join(map(str, sizes))}")
 
 

@@ -39,6 +39,7 @@ def build_torchvision_model(name: str) -> nn.Module:
     builders: dict[str, Callable[..., nn.Module]] = {
         "alexnet": tvm.alexnet,
         "resnet18": tvm.resnet18,
+        "resnet34": tvm.resnet34,
         "resnet50": tvm.resnet50,
         "densenet121": tvm.densenet121,
         "efficientnet_b0": tvm.efficientnet_b0,

@@ -99,6 +99,17 @@ def _split(spec: ModelSpec, weights: PretrainedWeights | None) -> SplitModel:
     return split
 
 
+def build_backbone(name: str, weights: PretrainedWeights | None = None) -> SplitModel:
+    """Zoo model ``name`` as named backbone stages (no new head), ``weights`` loaded in their layout.
+
+    Used by the segmentation builder, which taps the stages as U-Net encoder features.
+    """
+    spec = get_model_spec(name)
+    if weights is not None and weights.entry.architecture != name:
+        raise WeightsError(weights.entry.file, f"weights are for {weights.entry.architecture}, not {name}")
+    return _split(spec, weights)
+
+
 def build_model(
     name: str,
     *,

@@ -153,6 +153,14 @@ _SPECS: tuple[ModelSpec, ...] = (
         "He et al. 2016, 18 layers; the usual first choice for small medical data sets.",
     ),
     _tv(
+        "resnet34",
+        "ResNet-34",
+        "resnet34-b627a593.pth",
+        21_797_672,
+        ("stem", "layer1", "layer2", "layer3", "layer4", "head"),
+        "He et al. 2016, 34 layers; the usual encoder of pretrained U-Nets.",
+    ),
+    _tv(
         "resnet50",
         "ResNet-50",
         "resnet50-0676ba61.pth",

@@ -146,7 +146,13 @@ _IMAGE_DTYPES = ("uint8", "uint8", "uint16", "int8", "float32", "bool", "int64",
 
 
 def _random_array(rng: random.Random, key: str) -> np.ndarray:
-    n = rng.choice((0, 1, 2, 3, 5))
+    n = rng.choice((0, 1, 2, 3, 3, 5))
+    if rng.random() < 0.6:  # well-formed (MedMNIST-like), so that the import itself gets exercised
+        if key.endswith("labels"):
+            return np.array([[rng.randint(0, 2)] for _ in range(3)], dtype=np.int64)
+        shape = rng.choice(((3, 8, 8), (3, 8, 8, 3), (3, 5, 7, 1)))
+        return np.random.default_rng(rng.getrandbits(32)).integers(0, 256, size=shape).astype(
+            rng.choice(("uint8", "uint16")))
     if key.endswith("labels"):
         shape = rng.choice(((n,), (n, 1), (n, 2), (n + 1,), ()))
         dtype = rng.choice(("int64", "int64", "uint8", "float64", "bool", "<U2"))

@@ -27,8 +27,11 @@ import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from medtl_gui.core.project.npz_checks import npz_problem
 
 #: where each image of a plan comes from
 SOURCE_KINDS = ("npz", "csv", "file", "image-mask-pairs", "class-folders", "folder")
@@ -216,16 +219,16 @@ def plan_csv(csv_path: Path, *, limit: int | None = None) -> ImportPlan:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = list(csv.reader(text.splitlines(), dialect))
+    rows = _csv_rows(text, dialect, plan, csv_path)
     columns = {"path": 0, "label": 1, "split": 2, "patient": -1}
     start = 0
-    header = [cell.strip().lower() for cell in rows[0]] if rows else []
+    header = [cell.strip().lower() for cell in rows[0][1]] if rows else []
     if any(name in _CSV_COLUMNS["path"] for name in header):
         columns = {key: next((i for i, h in enumerate(header) if h in names), -1)
                    for key, names in _CSV_COLUMNS.items()}
         start = 1
     seen_classes: list[str] = []
-    for line_number, row in enumerate(rows[start:], start=start + 1):
+    for line_number, row in rows[start:]:
         if not row or all(not cell.strip() for cell in row):
             continue
         where = f"{csv_path}:{line_number}"
@@ -239,25 +242,33 @@ def plan_csv(csv_path: Path, *, limit: int | None = None) -> ImportPlan:
         if not raw_path:
             plan.skipped.append((where, f"row {line_number}: empty path"))
             continue
-        target = (base / raw_path).resolve()
-        if not target.is_relative_to(base):
+        try:
+            target = (base / raw_path).resolve()
+            escapes = not target.is_relative_to(base)
+            exists = not escapes and target.exists()
+            is_dir = exists and target.is_dir()
+        except (OSError, ValueError) as exc:  # e.g. a NUL byte or a name longer than the system allows
+            plan.skipped.append((raw_path[:200], f"row {line_number}: unusable path ({exc.__class__.__name__}: "
+                                                 f"{' '.join(str(exc).split())[:120]})"))
+            continue
+        if escapes:
             plan.skipped.append((raw_path, f"row {line_number}: path escapes the CSV's folder ({base})"))
             continue
         split = _SPLIT_ALIASES.get(split_text) if split_text else None
         if split_text and split is None:
             plan.skipped.append((raw_path, f"row {line_number}: unknown split {split_text!r} (train, val or test)"))
             continue
-        if not target.exists():
+        if not exists:
             plan.skipped.append((raw_path, f"row {line_number}: file not found: {target}"))
             continue
-        if label and label not in seen_classes:
-            seen_classes.append(label)
-        if target.is_dir():
+        if is_dir:
             item = _series_item(target, plan, line_number)
             if item is None:
                 continue
         else:
             item = ImportItem(display=str(target), files=[target])
+        if label and label not in seen_classes:
+            seen_classes.append(label)
         item.label, item.split = label or None, split
         item.patient_id = _cell(row, columns["patient"]) or None
         plan.items.append(item)
@@ -271,6 +282,10 @@ def plan_npz(npz_path: Path, *, class_names: list[str] | None = None, limit: int
     from medtl_gui.core.project.atomic_files import sha256_file
 
     plan = ImportPlan(source=npz_path, kind="npz")
+    problem = npz_problem(npz_path)
+    if problem is not None:
+        plan.skipped.append((str(npz_path), f"cannot read the .npz file: {problem}"))
+        return plan
     try:
         with np.load(npz_path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
@@ -328,6 +343,24 @@ def plan_npz(npz_path: Path, *, class_names: list[str] | None = None, limit: int
 
 
 # -- helpers ---------------------------------------------------------------------------
+def _csv_rows(text: str, dialect: Any, plan: ImportPlan, csv_path: Path) -> list[tuple[int, list[str]]]:
+    """``(line number, cells)`` of every parsable row; unparsable rows are recorded as skipped."""
+    reader = csv.reader(text.splitlines(), dialect)
+    rows: list[tuple[int, list[str]]] = []
+    while True:
+        line_before = reader.line_num
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as exc:
+            plan.skipped.append((f"{csv_path}:{reader.line_num}", f"row {reader.line_num}: not valid CSV ({exc})"))
+            if reader.line_num == line_before:  # no progress: give up on the rest
+                return rows
+            continue
+        rows.append((reader.line_num, row))
+
+
 def _cell(row: list[str], index: int) -> str:
     """A stripped CSV cell, "" when the column is absent (index -1) or the row is short."""
     return row[index].strip() if 0 <= index < len(row) else ""

@@ -1,87 +1,376 @@
-"""Health checks of a project: database, referenced files, mask hashes, history guards.
+"""Health checks of a project and the repairs ``medtl check --repair`` makes.
 
-``check_integrity`` returns human-readable problems (an empty list means
-healthy); ``medtl check`` prints them and exits 1 when there are any.
+:func:`check_project` returns an :class:`IntegrityReport`: every problem
+found, with its severity and, when MedTL can fix it safely, a repair.
+
+Severities:
+- ``error``: the data and the database disagree, or something is missing
+  (an image file, a mask file, a history row, a guard trigger).
+- ``leftover``: harmless remains of an interrupted write (a temporary
+  file, a copy made by an import that was killed before its commit, a mask
+  file whose deletion was committed). Nothing is lost; ``--repair`` tidies up.
+
+What is checked: SQLite ``integrity_check`` and ``foreign_key_check``
+(orphaned rows), the schema version, the append-only triggers of
+``history`` and ``exports``, every image file (with ``verify_image_hashes``
+also the content of files copied into the project), every mask file and its
+SHA-256, the history against the current labels and masks
+(:mod:`.integrity_history`), and files under ``images/`` and ``masks/``
+that no row refers to.
+
+Repairs never delete user data silently: files nobody refers to are moved
+to ``cache/orphaned/<time>/``; a row removed because its file vanished, and
+a re-hashed mask, get a history row with origin ``"repair"``. After
+repairing, the checks run again and the report shows what is left.
 """
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from medtl_gui.core.project.atomic_files import sha256_file
-from medtl_gui.core.project.ingest import hash_series
-from medtl_gui.core.project.masks import PENDING_SUFFIX
-from medtl_gui.core.project.schema import SCHEMA_VERSION, read_schema_version
+from medtl_gui.core.project.atomic_files import PARTIAL_SUFFIX, sha256_file
+from medtl_gui.core.project.history import record_history, utc_now
+from medtl_gui.core.project.ingest import IMAGES_DIR, hash_series
+from medtl_gui.core.project.masks import MASKS_DIR, PENDING_SUFFIX, decode_mask_png, recover_pending_masks
+from medtl_gui.core.project.schema import GUARD_TRIGGERS, SCHEMA_VERSION, read_schema_version, trigger_statement
 
 if TYPE_CHECKING:
     from medtl_gui.core.project.project import Project
 
-_REQUIRED_TRIGGERS = ("history_no_update", "history_no_delete")
+#: ``origin`` of history rows written by repairs
+REPAIR_ORIGIN = "repair"
+#: where repairs move files that no row refers to (inside the disposable cache)
+ORPHANS_DIR = "cache/orphaned"
+#: temporary files younger than this may belong to a write in progress: left alone
+STALE_TEMP_S = 600.0
+#: history action of each mask kind
+MASK_ACTIONS = {"label": "mask", "proposal": "mask-proposal", "fov": "fov-mask"}
+
+
+@dataclass
+class IntegrityProblem:
+    """One thing wrong with a project."""
+
+    code: str  # e.g. "image-missing", "mask-hash-mismatch", "orphan-file"
+    message: str
+    severity: str = "error"  # "error" | "leftover"
+    repair: str | None = None  # what --repair does about it; None when it needs a person
+    repaired: bool = False
+    fix: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"code": self.code, "message": self.message, "severity": self.severity,
+                "repair": self.repair, "repaired": self.repaired}
+
+
+@dataclass
+class IntegrityReport:
+    """The outcome of :func:`check_project`."""
+
+    path: str
+    problems: list[IntegrityProblem]
+    repair_requested: bool = False
+
+    @property
+    def errors(self) -> list[IntegrityProblem]:
+        """Errors that are still there (not repaired)."""
+        return [p for p in self.problems if p.severity == "error" and not p.repaired]
+
+    @property
+    def ok(self) -> bool:
+        """True when no error is left (leftovers alone do not make a project unhealthy)."""
+        return not self.errors
+
+    def messages(self) -> list[str]:
+        """The messages of the remaining errors."""
+        return [p.message for p in self.errors]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary (what ``medtl check --json`` prints)."""
+        return {
+            "path": self.path,
+            "ok": self.ok,
+            "problems": self.messages(),
+            "repaired": [p.message for p in self.problems if p.repaired],
+            "leftovers": [p.message for p in self.problems if p.severity == "leftover" and not p.repaired],
+            "details": [p.as_dict() for p in self.problems],
+        }
 
 
 def check_integrity(project: "Project", *, verify_image_hashes: bool = False) -> list[str]:
-    """Check the project and return the problems found.
+    """Messages of the errors found (empty when healthy); leftovers of interrupted writes are not errors."""
+    return check_project(project, verify_image_hashes=verify_image_hashes).messages()
 
-    Checks: SQLite ``integrity_check`` and ``foreign_key_check``; the schema
-    version; the append-only triggers on ``history``; every image file (or
-    series folder) exists (with ``verify_image_hashes``, files copied into the
-    project also still have their recorded SHA-256); every mask file exists and
-    has its recorded SHA-256; no unfinished mask writes are left.
-    """
-    problems: list[str] = []
-    conn = project.database.connection()
-    folder = project.folder
 
-    result = [row[0] for row in conn.execute("PRAGMA integrity_check")]
-    if result != ["ok"]:
-        problems.extend(f"database: {line}" for line in result)
-    for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check"):
-        problems.append(f"database: row {rowid} of {table} points to a missing {parent} row")
-    version = read_schema_version(conn)
-    if version != SCHEMA_VERSION:
-        problems.append(f"database: schema version {version}, expected {SCHEMA_VERSION}")
-    triggers = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    for name in _REQUIRED_TRIGGERS:
-        if name not in triggers:
-            problems.append(f"database: trigger {name} is missing (history is no longer append-only)")
-
-    with project.database.read() as snapshot:
-        images = snapshot.execute("SELECT id, path, copied, sha256, kind FROM images ORDER BY id").fetchall()
-        masks = snapshot.execute(
-            "SELECT image_id, kind, path, sha256 FROM masks ORDER BY image_id, kind, slice_index"
-        ).fetchall()
-        orphan_labels = snapshot.execute(
-            "SELECT COUNT(*) FROM labels l LEFT JOIN images i ON i.id = l.image_id WHERE i.id IS NULL"
-        ).fetchone()[0]
-    if orphan_labels:
-        problems.append(f"database: {orphan_labels} labels belong to no image")
-
-    for image_id, stored, copied, sha256, kind in images:
-        path = folder / stored if copied else Path(stored)
-        if not path.exists():
-            problems.append(f"image {image_id}: file is missing: {path}")
+def check_project(project: "Project", *, repair: bool = False, verify_image_hashes: bool = False) -> IntegrityReport:
+    """Check the project; with ``repair``, fix what can be fixed safely and check again."""
+    problems = _find_problems(project, verify_image_hashes)
+    report = IntegrityReport(str(project.folder), problems, repair_requested=repair)
+    if not repair or not any(p.fix for p in problems):
+        return report
+    for problem in problems:
+        if problem.fix is None:
             continue
-        if verify_image_hashes and copied:
-            actual = _content_hash(path, kind)
-            if actual != sha256:
-                problems.append(f"image {image_id}: content changed (sha256 {actual[:12]}, recorded {sha256[:12]}): {path}")
+        try:
+            problem.fix()
+            problem.repaired = True
+        except Exception as exc:  # a repair that fails leaves the problem reported
+            problem.repair = f"{problem.repair} - failed: {type(exc).__name__}: {exc}"
+    remaining = _find_problems(project, verify_image_hashes)
+    still = {(p.code, p.message) for p in remaining}
+    for problem in problems:
+        if problem.repaired and (problem.code, problem.message) in still:
+            problem.repaired = False
+    report.problems = [p for p in problems if p.repaired] + remaining
+    return report
 
-    for image_id, kind, stored, sha256 in masks:
-        path = folder / stored
-        if not path.is_file():
-            problems.append(f"image {image_id}: {kind} mask file is missing: {stored}")
-        elif sha256_file(path) != sha256:
-            problems.append(f"image {image_id}: {kind} mask file does not match its recorded sha256: {stored}")
 
-    masks_dir = folder / "masks"
-    if masks_dir.is_dir():
-        for pending in masks_dir.rglob(f"*{PENDING_SUFFIX}"):
-            problems.append(f"unfinished mask write (recovered on next open): {pending.relative_to(folder)}")
+def _find_problems(project: "Project", verify_image_hashes: bool) -> list[IntegrityProblem]:
+    from medtl_gui.core.project.integrity_history import history_problems
+
+    problems: list[IntegrityProblem] = []
+    problems += _database_problems(project)
+    problems += _image_problems(project, verify_image_hashes)
+    problems += _mask_problems(project)
+    problems += history_problems(project)
+    problems += _stray_file_problems(project)
     return problems
 
 
-def _content_hash(path: Path, kind: str) -> str:
+# -- database --------------------------------------------------------------------------------
+_ORPHAN_ROW_TABLES = ("labels", "proposals", "masks")
+
+
+def _database_problems(project: "Project") -> list[IntegrityProblem]:
+    conn = project.database.connection()
+    problems: list[IntegrityProblem] = []
+    result = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    if result != ["ok"]:
+        problems.extend(IntegrityProblem("database-corrupt", f"database: {line}",
+                                         repair=None) for line in result)
+    for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check").fetchall():
+        message = f"database: row {rowid} of {table} points to a missing {parent} row"
+        fix: Callable[[], None] | None = None
+        repair = None
+        if table in _ORPHAN_ROW_TABLES:
+            fix, repair = _delete_orphan_row(project, table, rowid), f"delete the orphaned {table} row"
+        elif table == "images" and parent == "import_batches":
+            fix, repair = _clear_import_batch(project, rowid), "clear the image's import batch"
+        problems.append(IntegrityProblem("orphan-row", message, repair=repair, fix=fix))
+    version = read_schema_version(conn)
+    if version != SCHEMA_VERSION:
+        problems.append(IntegrityProblem("schema-version", f"database: schema version {version}, expected {SCHEMA_VERSION}"))
+    triggers = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    for name in GUARD_TRIGGERS:
+        if name not in triggers:
+            table = name.split("_no_")[0]
+            problems.append(IntegrityProblem(
+                "trigger-missing", f"database: trigger {name} is missing ({table} is no longer append-only)",
+                repair=f"re-create trigger {name}", fix=_restore_trigger(project, name)))
+    return problems
+
+
+def _delete_orphan_row(project: "Project", table: str, rowid: int) -> Callable[[], None]:
+    def fix() -> None:
+        with project.database.write() as conn:
+            row = conn.execute(f"SELECT image_id FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
+            conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (rowid,))
+            record_history(conn, action=f"repair-{table}", image_id=row[0] if row else None,
+                           old_value={"table": table, "rowid": rowid}, new_value=None, origin=REPAIR_ORIGIN, user=None)
+    return fix
+
+
+def _clear_import_batch(project: "Project", rowid: int) -> Callable[[], None]:
+    def fix() -> None:
+        with project.database.write() as conn:
+            conn.execute("UPDATE images SET import_batch = NULL WHERE rowid = ?", (rowid,))
+    return fix
+
+
+def _restore_trigger(project: "Project", name: str) -> Callable[[], None]:
+    def fix() -> None:
+        with project.database.write() as conn:
+            conn.execute(trigger_statement(name))
+    return fix
+
+
+# -- images ----------------------------------------------------------------------------------
+def _image_problems(project: "Project", verify_hashes: bool) -> list[IntegrityProblem]:
+    folder = project.folder.resolve()
+    problems: list[IntegrityProblem] = []
+    rows = project.database.connection().execute(
+        "SELECT id, path, copied, sha256, kind FROM images ORDER BY id").fetchall()
+    for image_id, stored, copied, sha256, _kind in rows:
+        path = folder / stored if copied else Path(stored)
+        if copied and not path.resolve().is_relative_to(folder):
+            problems.append(IntegrityProblem(
+                "image-path-escapes", f"image {image_id}: stored path {stored!r} points outside the project"))
+            continue
+        if not path.exists():
+            problems.append(IntegrityProblem(
+                "image-missing", f"image {image_id}: file is missing: {path}",
+                repair=None))  # only a person knows where the scan went (relink or remove the image)
+            continue
+        if verify_hashes and copied:
+            actual = _content_hash(path)
+            if actual != sha256:
+                problems.append(IntegrityProblem(
+                    "image-changed",
+                    f"image {image_id}: content changed (sha256 {actual[:12]}, recorded {sha256[:12]}): {path}"))
+    return problems
+
+
+def _content_hash(path: Path) -> str:
     if path.is_dir():
         return hash_series(sorted(p for p in path.iterdir() if p.is_file()))
     return sha256_file(path)
+
+
+# -- masks -----------------------------------------------------------------------------------
+def _mask_problems(project: "Project") -> list[IntegrityProblem]:
+    problems: list[IntegrityProblem] = []
+    conn = project.database.connection()
+    rows = conn.execute(
+        "SELECT m.image_id, m.kind, m.slice_index, m.path, m.sha256, i.shape, i.n_frames"
+        " FROM masks m LEFT JOIN images i ON i.id = m.image_id ORDER BY m.image_id, m.kind, m.slice_index"
+    ).fetchall()
+    for image_id, kind, slice_index, stored, sha256, shape, n_frames in rows:
+        path = project.folder / stored
+        if not path.is_file():
+            problems.append(IntegrityProblem(
+                "mask-missing", f"image {image_id}: {kind} mask file is missing: {stored}",
+                repair="remove the mask's row (recorded in history)",
+                fix=_forget_mask(project, image_id, kind, slice_index, stored, sha256)))
+            continue
+        actual = sha256_file(path)
+        if actual == sha256:
+            continue
+        message = f"image {image_id}: {kind} mask file does not match its recorded sha256: {stored}"
+        if _is_valid_mask(path, shape, n_frames):
+            problems.append(IntegrityProblem(
+                "mask-hash-mismatch", message, repair="accept the file on disk and record its hash in history",
+                fix=_rehash_mask(project, image_id, kind, slice_index, stored, sha256, actual)))
+        else:
+            problems.append(IntegrityProblem(
+                "mask-corrupt", message + " (not a readable mask of the image's size)",
+                repair=f"move the file to {ORPHANS_DIR}/ and remove the mask's row (recorded in history)",
+                fix=_forget_mask(project, image_id, kind, slice_index, stored, sha256, quarantine=True)))
+    return problems
+
+
+def _is_valid_mask(path: Path, shape_json: str | None, n_frames: int | None) -> bool:
+    import json
+
+    try:
+        mask = decode_mask_png(path)
+        shape = json.loads(shape_json) if shape_json else None
+    except Exception:  # unreadable PNG or broken shape: not a valid mask
+        return False
+    if shape is None:
+        return False
+    plane = tuple(shape[1:3]) if (n_frames or 1) > 1 else tuple(shape[:2])
+    return mask.ndim == 2 and tuple(mask.shape) == plane
+
+
+def _mask_value(sha256: str | None, slice_index: int) -> dict[str, Any] | None:
+    return None if sha256 is None else {"sha256": sha256, "slice": None if slice_index == -1 else slice_index}
+
+
+def _forget_mask(project: "Project", image_id: int, kind: str, slice_index: int, stored: str, sha256: str,
+                 quarantine: bool = False) -> Callable[[], None]:
+    def fix() -> None:
+        with project.database.write() as conn:
+            conn.execute("DELETE FROM masks WHERE image_id = ? AND kind = ? AND slice_index = ?",
+                         (image_id, kind, slice_index))
+            record_history(conn, action=MASK_ACTIONS[kind], image_id=image_id,
+                           old_value=_mask_value(sha256, slice_index), new_value=None, origin=REPAIR_ORIGIN, user=None)
+        if quarantine:
+            move_to_orphans(project.folder, project.folder / stored)
+    return fix
+
+
+def _rehash_mask(project: "Project", image_id: int, kind: str, slice_index: int, stored: str, old: str,
+                 new: str) -> Callable[[], None]:
+    def fix() -> None:
+        with project.database.write() as conn:
+            conn.execute("UPDATE masks SET sha256 = ?, updated_at = ? WHERE image_id = ? AND kind = ?"
+                         " AND slice_index = ?", (new, utc_now(), image_id, kind, slice_index))
+            record_history(conn, action=MASK_ACTIONS[kind], image_id=image_id, old_value=_mask_value(old, slice_index),
+                           new_value=_mask_value(new, slice_index), origin=REPAIR_ORIGIN, user=None)
+    return fix
+
+
+# -- files nobody refers to ------------------------------------------------------------------
+def _stray_file_problems(project: "Project") -> list[IntegrityProblem]:
+    folder = project.folder
+    conn = project.database.connection()
+    referenced_images = [row[0] for row in conn.execute("SELECT path FROM images WHERE copied = 1")]
+    referenced_masks = {row[0] for row in conn.execute("SELECT path FROM masks")}
+    problems: list[IntegrityProblem] = []
+    now = time.time()
+    image_roots = {Path(p).as_posix() for p in referenced_images}
+    for path in sorted(_files_under(folder / IMAGES_DIR)):
+        relative = path.relative_to(folder).as_posix()
+        if relative in image_roots or any(relative.startswith(root + "/") for root in image_roots):
+            continue
+        problems.append(_stray_file(project, path, relative, now))
+    pending = False
+    for path in sorted(_files_under(folder / MASKS_DIR)):
+        relative = path.relative_to(folder).as_posix()
+        if relative in referenced_masks:
+            continue
+        if path.name.endswith(PENDING_SUFFIX):
+            pending = True
+            problems.append(IntegrityProblem(
+                "mask-pending", f"unfinished mask write: {relative}", severity="leftover",
+                repair="finish it if its edit was committed, else delete it"))
+            continue
+        problems.append(_stray_file(project, path, relative, now))
+    if pending:
+        for problem in problems:
+            if problem.code == "mask-pending":
+                problem.fix = _recover_pending(project)
+    return problems
+
+
+def _files_under(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return [Path(dirpath) / name for dirpath, _, names in os.walk(root) for name in names]
+
+
+def _stray_file(project: "Project", path: Path, relative: str, now: float) -> IntegrityProblem:
+    if path.name.endswith(PARTIAL_SUFFIX):
+        try:
+            age = now - path.stat().st_mtime
+        except OSError:
+            age = STALE_TEMP_S + 1
+        if age < STALE_TEMP_S:
+            return IntegrityProblem("temp-file", f"temporary file of a write in progress (or just interrupted): "
+                                                 f"{relative}", severity="leftover")
+        return IntegrityProblem("temp-file", f"temporary file left by an interrupted write: {relative}",
+                                severity="leftover", repair="delete it", fix=lambda: path.unlink(missing_ok=True))
+    return IntegrityProblem(
+        "orphan-file", f"file that no image or mask refers to (an interrupted import or deletion): {relative}",
+        severity="leftover", repair=f"move it to {ORPHANS_DIR}/", fix=lambda: move_to_orphans(project.folder, path))
+
+
+def _recover_pending(project: "Project") -> Callable[[], None]:
+    def fix() -> None:
+        recover_pending_masks(project.database, project.folder)
+    return fix
+
+
+def move_to_orphans(folder: Path, path: Path) -> Path:
+    """Move a file inside the project to ``cache/orphaned/<time>/<its relative path>``; return the new path."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    target = folder / ORPHANS_DIR / stamp / path.relative_to(folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return target

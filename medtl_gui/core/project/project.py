@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from medtl_gui.core.project.atomic_files import remove_stale_partials, sha256_file
 from medtl_gui.core.project.database import ProjectDatabase
 from medtl_gui.core.project.errors import ProjectError
+from medtl_gui.core.project.exports import ExportLog
 from medtl_gui.core.project.history import current_user, record_history, utc_now
 from medtl_gui.core.project.ingest import (
     IMAGES_DIR,
@@ -54,6 +55,7 @@ from medtl_gui.core.project.store_base import DATABASE_NAME
 
 if TYPE_CHECKING:
     from medtl_gui.core.imaging.scan import Scan
+    from medtl_gui.core.project.integrity import IntegrityReport
 
 #: marks an ``update_image`` argument that was left out
 _UNCHANGED = object()
@@ -73,7 +75,7 @@ _IMAGE_FROM = (
 )
 
 
-class Project(LabelStore, MaskStore, SplitStore):
+class Project(LabelStore, MaskStore, SplitStore, ExportLog):
     """An open project folder. Create with ``create``/``open``/``open_or_create``; close when done.
 
     Thread-safe: each thread gets its own SQLite connection (see ``database.py``).
@@ -389,10 +391,16 @@ class Project(LabelStore, MaskStore, SplitStore):
         }
 
     def check_integrity(self, *, verify_image_hashes: bool = False) -> list[str]:
-        """Problems found (empty when healthy); see ``integrity.check_integrity``."""
+        """Errors found (empty when healthy); see ``integrity.check_integrity``."""
         from medtl_gui.core.project.integrity import check_integrity
 
         return check_integrity(self, verify_image_hashes=verify_image_hashes)
+
+    def check(self, *, repair: bool = False, verify_image_hashes: bool = False) -> "IntegrityReport":
+        """Full integrity report (errors and leftovers); with ``repair``, fix what is safe to fix first."""
+        from medtl_gui.core.project.integrity import check_project
+
+        return check_project(self, repair=repair, verify_image_hashes=verify_image_hashes)
 
     @property
     def database(self) -> ProjectDatabase:

@@ -139,3 +139,17 @@ class HistoryEntry:
     new_value: Any
     origin: str
 
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One entry of the append-only export audit log: who exported what, when, where, and how."""
+
+    id: int
+    timestamp: str
+    user: str
+    what: str  # kind of export, e.g. "labels-csv", "masks", "report", "dicom-seg", "model"
+    destination: str
+    deidentified: bool
+    n_items: int | None
+    details: dict[str, Any]

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable
 
 #: the version this code writes; bump it and add a migration when the schema changes
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: application id stored in the SQLite header ("MTL1"), so tools can tell the file apart
 APPLICATION_ID = 0x4D544C31
@@ -124,14 +124,53 @@ BEGIN
 END;
 """
 
+#: version 2: the append-only audit log of exports (who exported what, where, de-identified or not)
+SCHEMA_V2_EXPORTS = """
+CREATE TABLE exports (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    timestamp    TEXT NOT NULL,
+    user         TEXT NOT NULL,
+    what         TEXT NOT NULL,           -- kind of export: labels-csv, masks, report, dicom-seg, model ...
+    destination  TEXT NOT NULL,           -- where it was written
+    deidentified INTEGER NOT NULL CHECK (deidentified IN (0, 1)),
+    n_items      INTEGER,                 -- images (or files) exported
+    details      TEXT                     -- JSON: method, image ids, options
+);
+
+CREATE TRIGGER exports_no_update BEFORE UPDATE ON exports
+BEGIN
+    SELECT RAISE(ABORT, 'the export log is append-only: UPDATE refused');
+END;
+CREATE TRIGGER exports_no_delete BEFORE DELETE ON exports
+BEGIN
+    SELECT RAISE(ABORT, 'the export log is append-only: DELETE refused');
+END;
+"""
+
+
+def _add_exports_log(conn: sqlite3.Connection) -> None:
+    for statement in _split_statements(SCHEMA_V2_EXPORTS):
+        conn.execute(statement)
+
+
 #: migrations: ``MIGRATIONS[v]`` upgrades a database from version v to v + 1
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_exports_log}
+
+#: append-only tables and the triggers that guard them (``medtl check`` restores missing ones)
+GUARD_TRIGGERS: dict[str, str] = {
+    "history_no_update": SCHEMA_V1,
+    "history_no_delete": SCHEMA_V1,
+    "exports_no_update": SCHEMA_V2_EXPORTS,
+    "exports_no_delete": SCHEMA_V2_EXPORTS,
+}
 
 
 def create_schema(conn: sqlite3.Connection, name: str, created_at: str, app_version: str) -> None:
-    """Create every table of a new project inside the caller's transaction."""
+    """Create every table of a new project inside the caller's transaction (version 1 plus migrations)."""
     for statement in _split_statements(SCHEMA_V1):
         conn.execute(statement)
+    for version in range(1, SCHEMA_VERSION):
+        MIGRATIONS[version](conn)
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",
         [
@@ -177,3 +216,11 @@ def _split_statements(script: str) -> list[str]:
     if buffer.strip():
         statements.append(buffer.strip())
     return statements
+
+
+def trigger_statement(name: str) -> str:
+    """The ``CREATE TRIGGER`` statement of one of :data:`GUARD_TRIGGERS` (to restore a dropped one)."""
+    for statement in _split_statements(GUARD_TRIGGERS[name]):
+        if statement.startswith(f"CREATE TRIGGER {name} "):
+            return statement
+    raise KeyError(name)

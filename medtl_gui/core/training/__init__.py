@@ -1,6 +1,6 @@
 """The training engine: one ``train(config, data, events, control)`` for the GUI and the CLI.
 
-Light names (``TrainConfig``, ``RunControl``, events, strategies) import
+Light names (``TrainConfig``, ``RunControl``, events, strategies, recipes) import
 without torch; ``train`` and ``RunResult`` load the engine (and torch) on
 first use.
 """
@@ -25,6 +25,7 @@ from medtl_gui.core.training.events import (
     ValidationSample,
     ValidationSamples,
 )
+from medtl_gui.core.training.recipes import DEFAULT_RECIPE, RECIPES, Recipe, list_recipes, recipe_config
 from medtl_gui.core.training.strategies import STRATEGIES, Strategy, get_strategy, list_strategies
 
 _LAZY = {"train": "engine", "RunResult": "engine"}
@@ -42,10 +43,13 @@ __all__ = [
     "STRATEGIES",
     "BatchEnd",
     "ConfigError",
+    "DEFAULT_RECIPE",
     "EpochEnd",
     "Event",
     "EventSink",
     "Message",
+    "RECIPES",
+    "Recipe",
     "RunControl",
     "RunFailed",
     "RunFinished",
@@ -58,6 +62,8 @@ __all__ = [
     "ValidationSample",
     "ValidationSamples",
     "get_strategy",
+    "list_recipes",
     "list_strategies",
+    "recipe_config",
     "train",
 ]

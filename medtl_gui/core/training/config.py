@@ -25,7 +25,7 @@ SCHEDULES = {
 }
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 RETENTIONS = ("none", "l2sp", "lwf")
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "segmentation")
 REGRESSION_LOSSES = ("mse", "mae")
 
 
@@ -80,6 +80,10 @@ class TrainConfig:
     augmentation: str = "light"
     imbalance: str = "auto"
     val_fraction: float = 0.15  # held out of train when the data has no validation split
+    # segmentation only (see segmentation_config.py; image_size is the patch size)
+    patches_per_image: int = 16  # random training patches per image and epoch
+    foreground_fraction: float = 0.5  # share of patches centred on a labelled pixel
+    sliding_window_overlap: float = 0.5  # overlap of the windows that predict whole images
     # selection and stopping
     monitor: str = "auto"  # "auto": val_auc (classification) or val_mae; or val_loss, val_<metric>
     early_stopping_patience: int | None = None
@@ -92,6 +96,7 @@ class TrainConfig:
     channels_last: bool | None = None  # None: on when autocast is used on a CPU or CUDA
     num_workers: int = 0
     validation_samples: int = 8  # predictions sent with each ValidationSamples event
+    recipe: str | None = None  # the recipe (see recipes.py) this config started from; None: set by hand
 
     # ------------------------------------------------------------ validation
     def validate(self, origin: str | None = None) -> "TrainConfig":
@@ -101,9 +106,13 @@ class TrainConfig:
             if not condition:
                 raise ConfigError(key, reason, origin)
 
+        from medtl_gui.core.training.recipes import RECIPES
         from medtl_gui.core.training.strategies import STRATEGIES
 
-        need(self.model in MODEL_ZOO, "model", f"unknown model {self.model!r}; available: {', '.join(MODEL_ZOO)}")
+        need(self.model in MODEL_ZOO or self.task == "segmentation", "model",
+             f"unknown model {self.model!r}; available: {', '.join(MODEL_ZOO)}")
+        need(self.recipe is None or self.recipe in RECIPES, "recipe",
+             f"unknown recipe {self.recipe!r}; available: {', '.join(RECIPES)}")
         need(self.task in TASKS, "task", f"must be one of {', '.join(TASKS)}")
         need(self.strategy in STRATEGIES, "strategy",
              f"unknown strategy {self.strategy!r}; available: {', '.join(STRATEGIES)}")
@@ -140,6 +149,11 @@ class TrainConfig:
         need(self.validation_samples >= 0, "validation_samples", "must be >= 0")
         need(self.monitor == "auto" or self.monitor.startswith(("val_", "train_")), "monitor",
              "must be 'auto' or a metric name such as val_auc, val_loss, val_balanced_accuracy")
+        if self.task == "segmentation":
+            from medtl_gui.core.training.segmentation_config import segmentation_config_problems
+
+            for key, reason in segmentation_config_problems(self):
+                need(False, key, reason)
         return self
 
     # ------------------------------------------------------------ JSON

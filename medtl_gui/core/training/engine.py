@@ -104,6 +104,11 @@ def train(
     training return a result with status "failed" and keep the traceback
     in the run folder's ``error.log``.
     """
+    if config.task == "segmentation":  # same engine, segmentation data and validation
+        from medtl_gui.core.training.segmentation_run import train_segmentation
+
+        return train_segmentation(config, data, events, control, run_dir=run_dir, resume_from=resume_from,
+                                  weight_store=weight_store)
     emit = as_callback(events)
     control = control or RunControl()
     folder: RunFolder | None = None

@@ -58,7 +58,10 @@ class ImportSummaryDialog(QDialog):
             self.skipped_table.setItem(row, 0, QTableWidgetItem(str(path)))
             self.skipped_table.setItem(row, 1, QTableWidgetItem(str(reason)))
             self.skipped_table.item(row, 1).setToolTip(str(reason))
+        self.skipped_table.setWordWrap(True)
         self.skipped_table.resizeColumnToContents(0)
+        self.skipped_table.setColumnWidth(0, min(self.skipped_table.columnWidth(0), 380))
+        self.skipped_table.resizeRowsToContents()
         self.skipped_table.setVisible(bool(report.skipped))
         layout.addWidget(self.skipped_table, 1)
         for warning in getattr(report, "warnings", [])[:5]:

@@ -214,6 +214,9 @@ class SegmentationEditor(QObject):
             points, self._path = self._path, []
             self.preview.hide_path()
             self._fill_outline(points, "lasso")
+        elif tool in (FILL, POLYGON):  # a click whose hand moved a little is still a click
+            self._stroke_tool = None
+            self.clicked(point)
         self._stroke_tool = None
         self._last_point = None
 

@@ -158,16 +158,22 @@ def _mutate_dicom_elements(data: bytes, rng: random.Random) -> bytes:
     return bytes(out)
 
 
-def _replace_transfer_syntax(data: bytes, rng: random.Random) -> bytes:
-    """Swap the transfer syntax UID in the file meta (the body keeps its encoding)."""
+def set_transfer_syntax(data: bytes, uid: str) -> bytes | None:
+    """``data`` with another transfer syntax UID in its file meta (the body keeps its encoding); None without one."""
     pos = data.find(b"\x02\x00\x10\x00UI")
     if pos < 0:
-        return mutate_bytes(data, rng)
+        return None
     (length,) = struct.unpack("<H", data[pos + 6 : pos + 8])
-    uid = rng.choice(TRANSFER_SYNTAXES).encode("ascii")
-    if len(uid) % 2:
-        uid += b"\x00"
-    return data[: pos + 6] + struct.pack("<H", len(uid)) + uid + data[pos + 8 + length :]
+    value = uid.encode("ascii")
+    if len(value) % 2:
+        value += b"\x00"
+    return data[: pos + 6] + struct.pack("<H", len(value)) + value + data[pos + 8 + length :]
+
+
+def _replace_transfer_syntax(data: bytes, rng: random.Random) -> bytes:
+    """Swap the transfer syntax UID in the file meta for a random one."""
+    replaced = set_transfer_syntax(data, rng.choice(TRANSFER_SYNTAXES))
+    return mutate_bytes(data, rng) if replaced is None else replaced
 
 
 # -- PNG ----------------------------------------------------------------------------------

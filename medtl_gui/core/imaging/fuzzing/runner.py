@@ -49,6 +49,7 @@ class FuzzCampaign:
     call: str  # "package.module:function", called as function(path) -> (status, detail)
     make_input: InputMaker
     warm_modules: tuple[str, ...] = ()  # imported by the worker before the first input
+    bare_worker: bool = False  # True: the worker skips importing the scan readers up front
 
 
 @dataclass
@@ -99,12 +100,15 @@ class CampaignResult:
 class WorkerProcess:
     """A fuzzing worker child (see ``worker.py``) and the pipe to it."""
 
-    def __init__(self, memory_limit: int, warm_modules: tuple[str, ...] = (), start_timeout_s: float = 120.0):
+    def __init__(self, memory_limit: int, warm_modules: tuple[str, ...] = (), start_timeout_s: float = 120.0,
+                 bare: bool = False):
         self.memory_limit = memory_limit
         self.warm_modules = warm_modules
+        self.bare = bare
         self.start_timeout_s = start_timeout_s
         self.process: subprocess.Popen[bytes] | None = None
         self._buffer = b""
+        self._eof = False
         self.starts = 0
 
     def start(self) -> None:
@@ -114,10 +118,13 @@ class WorkerProcess:
                    str(self.memory_limit)]
         for module in self.warm_modules:
             command += ["--warm", module]
+        if self.bare:
+            command.append("--bare")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(_REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, env=env, cwd=_REPO_ROOT)
         self._buffer = b""
+        self._eof = False
         self.starts += 1
         reply = self._read_line(self.start_timeout_s)
         if reply is None or reply.get("status") != "ready":
@@ -149,6 +156,11 @@ class WorkerProcess:
         reply = self._read_line(timeout_s)
         if reply is not None:
             return reply
+        if self._eof:  # the pipe closed: the child died (give the OS a moment to reap it)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
         if self.process.poll() is None:
             self.stop()
             return {"status": "hang", "type": "Timeout", "detail": f"no answer within {timeout_s:.0f} s"}
@@ -174,13 +186,15 @@ class WorkerProcess:
                 return None
             chunk = os.read(fd, 65536)
             if not chunk:
+                self._eof = True
                 return None
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return json.loads(line)
 
 
-def _finding_from(reply: dict[str, Any], campaign: str, index: int) -> Finding | None:
+def finding_from_reply(reply: dict[str, Any], campaign: str, index: int) -> Finding | None:
+    """The finding a worker reply amounts to, or None when the call kept the contract."""
     status = reply.get("status")
     if status == "read":
         return None
@@ -224,14 +238,24 @@ def run_campaign(
     findings_dir: Path | None = None,
     progress: Callable[[CampaignResult], None] | None = None,
     progress_every: int = 1000,
+    worker: WorkerProcess | None = None,
 ) -> CampaignResult:
-    """Feed ``n_inputs`` generated inputs to ``campaign.call`` in a worker; return counts and findings."""
+    """Feed ``n_inputs`` generated inputs to ``campaign.call`` in a worker; return counts and findings.
+
+    ``worker``: a started :class:`WorkerProcess` to reuse (left running); by
+    default a new one is started for the campaign and stopped at the end.
+    """
     result = CampaignResult(campaign.name)
-    worker = WorkerProcess(memory_limit, campaign.warm_modules)
+    own_worker = worker is None
+    if worker is None:
+        worker = WorkerProcess(memory_limit, campaign.warm_modules, bare=campaign.bare_worker)
+    starts_before = worker.starts
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix=f"medtl-fuzz-{campaign.name}-"))
     try:
-        worker.start()
+        if worker.process is None:
+            worker.start()
+        starts_before = worker.starts
         for index in range(start_index, start_index + n_inputs):
             folder = scratch / f"{index:06d}"
             folder.mkdir()
@@ -243,7 +267,7 @@ def run_campaign(
                 result.read += 1
             elif status == "rejected":
                 result.rejected += 1
-            finding = _finding_from(reply, campaign.name, index)
+            finding = finding_from_reply(reply, campaign.name, index)
             if finding is not None:
                 if findings_dir is not None:
                     finding.saved_input = _save_input(path, findings_dir, finding)
@@ -253,8 +277,9 @@ def run_campaign(
                 result.seconds = time.monotonic() - started
                 progress(result)
     finally:
-        worker.stop()
-        result.worker_restarts = max(0, worker.starts - 1)
+        if own_worker:
+            worker.stop()
+        result.worker_restarts = max(0, worker.starts - starts_before)
         shutil.rmtree(scratch, ignore_errors=True)
     result.seconds = time.monotonic() - started
     return result

@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--memory-limit", type=int, default=0, help="RLIMIT_AS in bytes (0: none)")
     parser.add_argument("--warm", action="append", default=[], help="extra modules to import up front")
+    parser.add_argument("--bare", action="store_true", help="do not import the readers up front")
     args = parser.parse_args(argv)
 
     channel = os.fdopen(os.dup(1), "w", buffering=1)
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(devnull, 2)
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)
-    for name in (*_WARM_MODULES, *args.warm):
+    for name in ((() if args.bare else _WARM_MODULES) + tuple(args.warm)):
         importlib.import_module(name)
     import resource
 

@@ -1,4 +1,10 @@
-"""Rebuild a trained model from its run folder (no weight store needed)."""
+"""Rebuild a trained model from its run folder (no weight store needed).
+
+A run folder holds everything: ``config.json`` (architecture, classes,
+preprocessing), the ``best``/``last`` checkpoints and ``report.json`` (the
+decision threshold the run chose). Prediction, evaluation and export all
+start from :func:`load_trained_model`.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,12 @@ from medtl_gui.core.training.run_folder import RunFolder
 
 @dataclass
 class TrainedModel:
-    """A run's trained network with what is needed to feed it and read its outputs."""
+    """A run's trained network with what is needed to feed it and read its outputs.
+
+    ``record`` is the run's ``config.json``; ``report`` its ``report.json``
+    (empty while the run has not ended); ``threshold`` the binary decision
+    threshold the run chose.
+    """
 
     model: TransferModel
     config: TrainConfig
@@ -27,13 +38,26 @@ class TrainedModel:
     checkpoint: str
     record: dict[str, Any]
     run_dir: Path
+    report: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        """The run folder's name."""
+        return self.run_dir.name
+
+    @property
+    def head_kind(self) -> str:
+        """binary, multiclass or regression."""
+        return self.model.head_kind
 
 
 def load_trained_model(run_dir: str | os.PathLike, checkpoint: str = "best") -> TrainedModel:
-    """The model of checkpoint ``best`` (default; ``last`` if there is no best) of a run.
+    """The model of checkpoint ``best`` (default; ``last`` if there is no best) of a run, in eval mode.
 
     The decision threshold comes from the run's report (chosen on the
     validation split when the run used ``threshold_policy="youden"``).
+    Raises ``FileNotFoundError`` for a folder that is not a run or has no
+    checkpoint.
     """
     folder = RunFolder.existing(run_dir)
     record = folder.read_config()
@@ -65,4 +89,5 @@ def load_trained_model(run_dir: str | os.PathLike, checkpoint: str = "best") -> 
     )
     report = folder.read_report() or {}
     threshold = float(report.get("decision_threshold") or config.threshold)
-    return TrainedModel(bundle.model, config, preprocessing, class_names, threshold, checkpoint, record, folder.path)
+    return TrainedModel(bundle.model, config, preprocessing, class_names, threshold, checkpoint, record,
+                        folder.path, report)

@@ -1,0 +1,148 @@
+"""DRIVE retinal-vessel segmentation benchmark (issue 6).
+
+1. Imports an image+mask folder pair with DRIVE's layout (default
+   ``../shared/data/drive/training/``: ``images/``, ``1st_manual/``,
+   ``mask/``) into a new project through the normal importer (the same as
+   ``medtl import``): the vessel masks become label masks ("vessel"), the
+   FOV masks field-of-view masks.
+2. Fixed split by case id: the first 15 cases in id order train (DRIVE:
+   21-35), the last 5 validate (DRIVE: 36-40). DRIVE's official test half
+   (cases 01-20, with its second observer) is not available here, so the
+   5 held-out training cases are the test set. They are never used to
+   choose anything: the run monitors the training loss (the checkpoint
+   kept is the one with the lowest training loss), the threshold is fixed
+   at 0.5, and the recipe below was fixed before the final run.
+3. Trains through the engine (``medtl train`` does the same) and reports
+   Dice/F1, IoU, ROC AUC, accuracy, sensitivity and specificity of vessel
+   pixels inside the FOV masks, pooled over all test pixels (as the DRIVE
+   literature reports them) and as means over the 5 cases, next to the
+   published values (official test set, so not the same images).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_drive.py [--data DIR] [--minutes-note] [--epochs N] ...
+
+Any folder with the same layout works (``--data``). The last line printed
+is one JSON object with flat numeric keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DRIVE = ROOT.parent / "shared" / "data" / "drive" / "training"
+
+#: literature values on DRIVE's official test set (vessel pixels inside the FOV)
+PUBLISHED = {
+    "unet": {"dice": 0.814, "auc": 0.976, "accuracy": 0.953},
+    "r2unet": {"dice": 0.817, "auc": 0.978},
+    "iternet": {"dice": 0.821, "auc": 0.982},
+    "sa_unet": {"dice": 0.826, "auc": 0.986},
+    "second_observer": {"dice": 0.788, "accuracy": 0.947},
+}
+
+#: the product's DRIVE recipe, chosen on a tuning split inside the 15 training cases (train 21-32,
+#: validate 33-35; see benchmarks/RESULTS.md), never on the 5 test cases
+RECIPE = {
+    "task": "segmentation",
+    "model": "unet_small",
+    "epochs": 4,
+    "image_size": 96,
+    "patches_per_image": 120,
+    "foreground_fraction": 0.5,
+    "batch_size": 16,
+    "lr": 3e-3,
+    "schedule": "onecycle",
+    "augmentation": "strong",
+    "weight_decay": 1e-4,
+    "monitor": "train_loss",
+    "sliding_window_overlap": 0.5,
+    "precision": "auto",
+}
+
+
+def import_pairs(data: Path, project_dir: Path):
+    """Import the folder pair into a new project and fix the 15/5 split by case id."""
+    from medtl_gui.core.project import Project
+    from medtl_gui.core.project.importing import import_sources
+
+    project = Project.create(project_dir, name="DRIVE benchmark")
+    report = import_sources(project, [data], seg_label_name="vessel")
+    records = sorted(project.images(), key=lambda r: Path(r.path).name)
+    if len(records) < 6 or report.masks_imported < len(records):
+        raise SystemExit(f"{data}: expected image+mask pairs, imported {len(records)} images and "
+                         f"{report.masks_imported} masks ({report.summary()})")
+    n_test = 5
+    with project.transaction():
+        for index, record in enumerate(records):
+            project.set_split(record.id, "val" if index >= len(records) - n_test else "train")
+    names = {split: [Path(r.path).name for r in records if project.image(r.id).split == split]
+             for split in ("train", "val")}
+    return project, names
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DRIVE, help="image+mask folder pair (DRIVE layout)")
+    parser.add_argument("--work", type=Path, help="folder for the project and run (default: a temporary one)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--flips", action="store_true", default=True, help="test-time flips (default on)")
+    parser.add_argument("--no-flips", dest="flips", action="store_false")
+    for key, value in RECIPE.items():
+        if key not in ("task",):
+            parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=type(value), default=value)
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        raise SystemExit(f"{args.data}: no such folder (DRIVE lives in ../shared/data/drive/training)")
+
+    from medtl_gui.core.data.segmentation import open_segmentation_source
+    from medtl_gui.core.evaluation.segmentation_run import evaluate_segmentation_run
+    from medtl_gui.core.training import TrainConfig, train
+    from medtl_gui.core.training.console_progress import ConsoleProgress
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-drive-"))
+    project, names = import_pairs(args.data, work / "project")
+    project.close()
+    print(f"train {names['train']}\ntest  {names['val']}", file=sys.stderr)
+    config = TrainConfig.from_dict({**RECIPE, **{k: getattr(args, k) for k in RECIPE if k != "task"},
+                                    "device": args.device})
+    data = open_segmentation_source(work / "project")
+    started = time.perf_counter()
+    result = train(config, data, ConsoleProgress(), run_dir=work / "run")
+    train_s = time.perf_counter() - started
+    if not result.ok:
+        raise SystemExit(f"training failed: {result.error}")
+    started = time.perf_counter()
+    scores = evaluate_segmentation_run(work / "run", data.val, device=args.device, flips=args.flips)
+    eval_s = time.perf_counter() - started
+    vessel = scores["labels"]["vessel"]
+    figures = {
+        "train_cases": len(names["train"]), "test_cases": len(names["val"]),
+        "dice": vessel["dice_pooled"], "iou": vessel["iou_pooled"], "auc": vessel["auc_pooled"],
+        "accuracy": vessel["accuracy_pooled"], "sensitivity": vessel["sensitivity_pooled"],
+        "specificity": vessel["specificity_pooled"],
+        "dice_case_mean": vessel["dice"], "auc_case_mean": vessel["auc"],
+        "dice_without_flips": result.report["val"]["labels"]["vessel"]["dice_pooled"],
+        "auc_without_flips": result.report["val"]["labels"]["vessel"]["auc_pooled"],
+        "train_seconds": round(train_s, 1), "eval_seconds": round(eval_s, 1),
+        "epochs": result.epochs_completed, "patches_per_image": config.patches_per_image,
+        "patch_size": config.image_size, "precision_bf16": int(result.report.get("precision") == "bf16"),
+        "published_unet_dice": PUBLISHED["unet"]["dice"], "published_unet_auc": PUBLISHED["unet"]["auc"],
+        "published_sa_unet_dice": PUBLISHED["sa_unet"]["dice"], "published_sa_unet_auc": PUBLISHED["sa_unet"]["auc"],
+    }
+    for case in scores["per_case"]:
+        print(f"case {case['case']}: dice {case['dice']:.4f} auc {case['auc']:.4f}", file=sys.stderr)
+    print(f"run folder: {work / 'run'} ({config.model}, {result.report.get('device')}, "
+          f"{result.report.get('precision')})", file=sys.stderr)
+    print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in figures.items()}))
+
+
+if __name__ == "__main__":
+    main()

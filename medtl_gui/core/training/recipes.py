@@ -1,0 +1,159 @@
+"""Named training recipes: complete, measured sets of settings that ``medtl train`` starts from.
+
+A recipe fills every setting that matters for speed and accuracy (model,
+starting weights, strategy, image size, batch size, learning rate and
+schedule, epochs, augmentation, precision, threshold policy); explicit
+options (command line, GUI) then override single fields. The run's
+``config.json`` records the recipe's name in ``TrainConfig.recipe``.
+
+- ``balanced`` (the default): ResNet-18 trained from scratch at 64 px,
+  bf16 autocast + channels-last where the CPU/GPU supports it, batch 128,
+  AdamW lr 2e-3 with a one-cycle schedule, light augmentation,
+  class-weighted loss on imbalanced data, threshold 0.5. Needs no
+  pretrained weights (air-gapped installs may have none) and finishes
+  PneumoniaMNIST (3.9k training images) in a few minutes on a 2-core CPU;
+  see ``benchmarks/RESULTS.md`` for its measured accuracy.
+- ``quick``: feature extraction on ImageNet ResNet-18 features at 128 px
+  (backbone features are computed once and cached, so epochs cost almost
+  nothing); needs the ImageNet weights in the weight store, or
+  ``--pretrained NAME`` with in-domain weights.
+- ``best``: the balanced recipe trained longer at 96 px with the standard
+  augmentation; about 4-5x the compute of ``balanced``.
+
+Recipes adapt to small data: the batch never exceeds the number of
+training images (rounded down to a power of two, at least 2).
+
+Decision threshold: every recipe keeps the fixed 0.5. With a class-weighted
+loss the two classes weigh equally, so 0.5 already sits near the balanced
+operating point; Youden's J on the validation split was measured against it
+on PneumoniaMNIST (``benchmarks/bench_pneumonia.py``): it chose 0.53 and
+moved test accuracy from 0.917 to 0.920 and balanced accuracy from 0.900 to
+0.904, well inside the bootstrap intervals, while making the threshold
+depend on a small validation split whose class mix (26% normal) matches
+neither training (10%) nor test (38%). ``threshold_policy="youden"``
+remains available per run.
+
+Torch-free, like :mod:`config`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from medtl_gui.core.data.labelled_images import DataSplits
+from medtl_gui.core.training.config import ConfigError, TrainConfig
+
+DEFAULT_RECIPE = "balanced"
+
+#: settings every recipe shares unless it says otherwise
+_COMMON: dict[str, Any] = {
+    "model": "resnet18",
+    "pretrained": None,
+    "strategy": "full",
+    "optimizer": "adamw",
+    "weight_decay": 1e-4,
+    "imbalance": "auto",
+    "precision": "auto",
+    "channels_last": None,
+    "threshold_policy": "fixed",
+    "threshold": 0.5,
+    "monitor": "auto",
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named, documented set of :class:`TrainConfig` values."""
+
+    name: str
+    title: str
+    description: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def values(self) -> dict[str, Any]:
+        """Every setting the recipe fixes (common ones included)."""
+        return _COMMON | self.settings
+
+
+_RECIPES: tuple[Recipe, ...] = (
+    Recipe(
+        "quick",
+        "Quick: feature extraction",
+        "Frozen ImageNet ResNet-18 at 128 px, only a new head trains on cached features: the first "
+        "epoch computes the features, later ones take seconds. Needs pretrained weights.",
+        {"pretrained": "imagenet", "strategy": "feature_extraction", "image_size": 128, "batch_size": 64,
+         "lr": 1e-3, "schedule": "cosine", "warmup_epochs": 0.0, "epochs": 30, "augmentation": "none"},
+    ),
+    Recipe(
+        "balanced",
+        "Balanced (default)",
+        "ResNet-18 from scratch at 64 px, bf16 + channels-last where supported, batch 128, AdamW "
+        "lr 2e-3 one-cycle, 10 epochs, light augmentation, class-weighted loss, threshold 0.5. "
+        "No pretrained weights needed; minutes on a laptop CPU.",
+        {"image_size": 64, "batch_size": 128, "lr": 2e-3, "schedule": "onecycle", "warmup_epochs": 0.0,
+         "epochs": 10, "augmentation": "light"},
+    ),
+    Recipe(
+        "best",
+        "Best: longer and larger",
+        "The balanced recipe at 96 px with standard augmentation for 24 epochs (about 4-5x its "
+        "compute); for a GPU or an overnight CPU run.",
+        {"image_size": 96, "batch_size": 128, "lr": 2e-3, "schedule": "onecycle", "warmup_epochs": 0.0,
+         "epochs": 24, "augmentation": "standard"},
+    ),
+)
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in _RECIPES}
+
+
+def list_recipes() -> list[Recipe]:
+    """All recipes, quickest first."""
+    return list(_RECIPES)
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name``; :class:`ConfigError` naming the available ones otherwise."""
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise ConfigError("recipe", f"unknown recipe {name!r}; available: {', '.join(RECIPES)}") from None
+
+
+def batch_size_for(wanted: int, n_train: int | None) -> int:
+    """``wanted``, or for fewer training images the largest power of two <= ``n_train`` (at least 2)."""
+    if n_train is None or n_train >= wanted:
+        return wanted
+    size = 2
+    while size * 2 <= n_train:
+        size *= 2
+    return size
+
+
+def recipe_config(name: str = DEFAULT_RECIPE, *, n_train: int | None = None, task: str = "classification",
+                  **overrides: Any) -> TrainConfig:
+    """A validated :class:`TrainConfig` from recipe ``name``, adapted to ``n_train`` training images.
+
+    ``overrides`` are explicit settings (e.g. from the command line); they
+    win over the recipe, including ``batch_size``.
+    """
+    recipe = get_recipe(name)
+    values = TrainConfig().to_dict() | recipe.values() | {"recipe": recipe.name, "task": task}
+    values["batch_size"] = batch_size_for(int(values["batch_size"]), n_train)
+    values |= overrides
+    return TrainConfig.from_dict(values, origin=f"recipe {name!r}")
+
+
+def training_image_count(data: DataSplits, val_fraction: float) -> int:
+    """How many images a run on ``data`` trains on (part of train is held out when there is no val split)."""
+    n = len(data.train)
+    if data.val is None or len(data.val) == 0:
+        n -= max(1, round(n * val_fraction)) if n >= 4 else 0
+    return max(1, n)
+
+
+def recipe_for_data(name: str, data: DataSplits, **overrides: Any) -> TrainConfig:
+    """:func:`recipe_config` for ``data``: task from its labels, batch size from its training images."""
+    task = "classification" if data.class_names else "regression"
+    val_fraction = float(overrides.get("val_fraction", TrainConfig.val_fraction))
+    return recipe_config(name, n_train=training_image_count(data, val_fraction), task=task, **overrides)

@@ -1,0 +1,285 @@
+"""Segmentation runs through the one training engine.
+
+``engine.train(config, ...)`` hands configs with ``task="segmentation"`` to
+:func:`train_segmentation`, which prepares them the segmentation way
+(:mod:`segmentation_setup`) and then runs :class:`SegmentationRun`, a
+:class:`TrainingRun` whose epoch loop, strategies (stage freezing,
+gradual unfreezing, discriminative learning rates), L2-SP, optimiser,
+schedule, checkpoints, cancel/pause, resume and events are the engine's
+own. What differs: batches are random patches (:mod:`medtl_gui.core.data.patches`),
+the loss is Dice + cross-entropy inside the field of view, and validation
+predicts whole images with sliding windows and reports Dice, IoU, pixel
+ROC AUC, sensitivity and specificity (:mod:`medtl_gui.core.evaluation.segmentation`).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from medtl_gui.core.data.patches import JointAugmentation, PatchDataset, PatchSampler
+from medtl_gui.core.data.segmentation import SegmentationSplits
+from medtl_gui.core.data.segmentation_cases import PreparedCase, SegmentationInput, prepare_cases
+from medtl_gui.core.evaluation.segmentation import SegmentationScorer
+from medtl_gui.core.models.weights.store import WeightStore
+from medtl_gui.core.training import checkpoints
+from medtl_gui.core.training.config import TrainConfig
+from medtl_gui.core.training.control import RunControl
+from medtl_gui.core.training.device import plan_execution
+from medtl_gui.core.training.engine import RunResult, TrainingRun, _check_resumable
+from medtl_gui.core.training.epoch_loop import StepRunner
+from medtl_gui.core.training.events import EpochEnd, Message, RunFailed, RunFinished, as_callback
+from medtl_gui.core.training.freezing import stage_parameter_groups
+from medtl_gui.core.training.optimisation import build_optimizer, build_scheduler
+from medtl_gui.core.training.retention import L2SPPenalty
+from medtl_gui.core.training.run_folder import RunFolder, environment_record, utc_now
+from medtl_gui.core.training.seeding import derive_seed, seed_everything
+from medtl_gui.core.training.segmentation_inference import predict_case
+from medtl_gui.core.training.segmentation_loss import SegmentationLoss
+from medtl_gui.core.training.segmentation_setup import (
+    SegmentationSettings,
+    build_segmentation_run_model,
+    input_spec_for,
+    resolve_segmentation_settings,
+)
+
+#: the per-epoch validation figures written to metrics.jsonl (prefixed "val_")
+EPOCH_METRICS = ("dice", "iou", "auc", "sensitivity", "specificity", "accuracy", "dice_pooled", "auc_pooled")
+
+
+class SegmentationBatches:
+    """Prepared images of every split; a new set of random patches for each training epoch."""
+
+    features_mode = False
+
+    def __init__(self, splits: dict[str, list[PreparedCase]], config: TrainConfig, patch_size: int):
+        self.cases = splits
+        self.config = config
+        self.patch_size = patch_size
+        self.sampler = PatchSampler(patch_size, config.foreground_fraction)
+        self.augmenter = JointAugmentation(config.augmentation)
+
+    def patches_per_epoch(self) -> int:
+        """Training patches per epoch."""
+        return len(self.cases["train"]) * self.config.patches_per_image
+
+    def batches_per_epoch(self) -> int:
+        """Training batches per epoch (a last batch of one patch is dropped: it breaks batch norm)."""
+        n, size = self.patches_per_epoch(), self.config.batch_size
+        return n // size if n > size and n % size == 1 else -(-n // size)
+
+    def train_loader(self, epoch: int) -> DataLoader:
+        """This epoch's patches (positions, order and augmentation seeded by (run seed, epoch))."""
+        seed_everything(derive_seed(self.config.seed, "epoch", epoch))
+        plan = self.sampler.epoch_plan(self.cases["train"], self.config.patches_per_image,
+                                       derive_seed(self.config.seed, "patches", epoch))
+        dataset = PatchDataset(self.cases["train"], plan, self.patch_size, self.augmenter,
+                               dihedral=self.config.augmentation != "none")
+        generator = torch.Generator().manual_seed(derive_seed(self.config.seed, "order", epoch))
+        n, size = len(dataset), self.config.batch_size
+        return DataLoader(dataset, batch_size=size, shuffle=True, generator=generator,
+                          num_workers=self.config.num_workers, drop_last=n > size and n % size == 1)
+
+    def eval_loader(self, split: str) -> list[PreparedCase] | None:
+        """The whole prepared images of ``split`` (predicted with sliding windows), or None."""
+        return self.cases.get(split) or None
+
+
+class SegmentationStepRunner(StepRunner):
+    """A :class:`StepRunner` whose forward pass is the whole U-Net (encoder, skips, decoder)."""
+
+    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """Per-pixel logits of a batch."""
+        with self.plan.autocast():
+            return self.model(inputs), None
+
+
+def score_cases(runner: StepRunner, cases: list[PreparedCase], label_names: list[str], config: TrainConfig,
+                patch_size: int) -> tuple[dict[str, Any], float]:
+    """Whole-image (sliding-window) metrics of ``cases`` and their mean loss."""
+    scorer = SegmentationScorer(label_names, config.threshold, config.seed)
+    losses = []
+    for case in cases:
+        logits, probabilities = predict_case(runner.model, case, patch_size, config.sliding_window_overlap,
+                                             config.batch_size, runner.plan)
+        target = torch.stack([case.labels.long(), case.fov.long()]).unsqueeze(0)
+        losses.append(float(runner.loss_fn(logits, target)))
+        scorer.add(case.case_id, probabilities, case.labels.numpy(), case.fov.numpy() if case.has_fov else None)
+    return scorer.report(), float(sum(losses) / len(losses))
+
+
+class SegmentationRun(TrainingRun):
+    """A :class:`TrainingRun` for segmentation (see the module docstring)."""
+
+    settings: SegmentationSettings
+
+    def __init__(self, *args: Any, input_spec: SegmentationInput, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.input_spec = input_spec
+
+    def _messages(self) -> None:
+        for text in self.plan.messages:
+            self.emit(Message(text, "warning" if "fall" in text else "info"))
+        s = self.settings
+        if s.val_held_out_of_train:
+            self.emit(Message(f"no validation split: held out {len(s.val)} training images (whole cases)"))
+        if s.val is None:
+            self.emit(Message("no validation images: the last epoch is kept as best", "warning"))
+        if s.strategy.uses_feature_cache:
+            self.emit(Message("feature extraction: the encoder stays frozen and the decoder trains "
+                              "(features are not cached for segmentation)"))
+
+    def _build_batches(self) -> SegmentationBatches:
+        s = self.settings
+        progress = lambda text: self.emit(Message(text))  # noqa: E731
+        splits = {name: prepare_cases(images, self.input_spec, progress)
+                  for name, images in (("train", s.train), ("val", s.val), ("test", s.test)) if images}
+        return SegmentationBatches(splits, self.config, s.image_size)
+
+    def _build_runner(self, batches: SegmentationBatches) -> SegmentationStepRunner:
+        c, s = self.config, self.settings
+        groups = stage_parameter_groups(self.model, c.lr, s.lr_decay, c.weight_decay,
+                                        backbone_weight_decay=s.retention != "l2sp")
+        optimizer = build_optimizer(c.optimizer, groups, c.lr, c.weight_decay, c.momentum)
+        per_epoch = batches.batches_per_epoch()
+        scheduler = build_scheduler(optimizer, c.schedule, c.epochs * per_epoch, round(c.warmup_epochs * per_epoch))
+        retention = L2SPPenalty(self.model) if s.retention == "l2sp" else None
+        scaler = torch.amp.GradScaler("cuda") if self.plan.needs_grad_scaler() else None
+        loss_fn = SegmentationLoss(self.model.n_outputs)
+        return SegmentationStepRunner(self.model, self.plan, loss_fn, optimizer, scheduler, retention, s.alpha,
+                                      c.beta, False, scaler)
+
+    def _end_epoch(self, epoch: int, outcome, runner: StepRunner, val_loader, trainable: list[str],
+                   sample_at: list[int]) -> bool:
+        """Validate on whole images, record, checkpoint and report one epoch; True to stop early."""
+        record: dict[str, Any] = {"epoch": epoch, "train_loss": outcome.mean_loss}
+        if val_loader:
+            report, loss = score_cases(runner, val_loader, self.settings.label_names, self.config,
+                                       self.settings.image_size)
+            record["val_loss"] = loss
+            record.update({f"val_{key}": report.get(key) for key in EPOCH_METRICS})
+        record.update({"lr": runner.lr, "seconds": outcome.seconds,
+                       "train_patches_per_s": outcome.images / outcome.seconds if outcome.seconds > 0 else None,
+                       "trainable_stages": trainable})
+        value = record.get(self.settings.monitor)
+        improved = self._is_improvement(value)
+        if improved:
+            self.best_epoch, self.best_metric, self.bad_epochs = epoch, value, 0
+        else:
+            self.bad_epochs += 1
+        self.epochs_completed = epoch + 1
+        state = {"epoch": epoch, "step": self.step, "best_epoch": self.best_epoch, "best_metric": self.best_metric,
+                 "bad_epochs": self.bad_epochs, "monitor": self.settings.monitor, "saved": utc_now()}
+        if improved:
+            checkpoints.save_checkpoint(self.folder.checkpoints, "best", self.model, state)
+        checkpoints.save_checkpoint(self.folder.checkpoints, "last", self.model, state, runner.optimizer,
+                                    runner.scheduler)
+        self.folder.append_metrics(record | {"confusion_matrix": None, "is_best": improved})
+        self.emit(EpochEnd(epoch, {k: v for k, v in record.items() if k != "trainable_stages"}, None, improved,
+                           trainable))
+        patience = self.config.early_stopping_patience
+        return patience is not None and self.bad_epochs >= patience
+
+    def _finish(self, status: str, runner: StepRunner, batches: SegmentationBatches) -> RunResult:
+        report: dict[str, Any] = {
+            "status": status, "run_id": self.folder.run_id, "task": "segmentation",
+            "epochs_completed": self.epochs_completed, "steps": self.step, "best_epoch": self.best_epoch,
+            "best_metric": self.best_metric, "monitor": self.settings.monitor, "device": str(self.plan.device),
+            "precision": self.plan.precision, "class_names": self.class_names,
+            "label_names": self.settings.label_names, "threshold_policy": "fixed",
+            "decision_threshold": self.config.threshold,
+        }
+        if status != "cancelled" and checkpoints.checkpoint_exists(self.folder.checkpoints, "best"):
+            self.model.load_state_dict(checkpoints.load_model_state(self.folder.checkpoints, "best"))
+            for split in ("val", "test"):
+                cases = batches.eval_loader(split)
+                if cases:
+                    report[split], report[f"{split}_loss"] = score_cases(
+                        runner, cases, self.settings.label_names, self.config, self.settings.image_size)
+        report["seconds"] = time.perf_counter() - self.started
+        report["finished"] = utc_now()
+        self.folder.write_report(report)
+        self.emit(RunFinished(status, str(self.folder.path), self.best_epoch, self.best_metric, report))
+        return RunResult(status, self.folder.path, self.best_epoch, self.best_metric, self.epochs_completed, report)
+
+
+def _config_record(config: TrainConfig, data: SegmentationSplits, settings: SegmentationSettings, plan,
+                   bundle, input_spec: SegmentationInput, folder: RunFolder) -> dict[str, Any]:
+    weights = bundle.weights
+    splits = {"train": settings.train, "val": settings.val, "test": settings.test}
+    return {
+        "run_id": folder.run_id,
+        "task": "segmentation",
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "resolved": settings.to_json(),
+        "execution": {"device": str(plan.device), "precision": plan.precision,
+                      "channels_last": plan.channels_last, "messages": plan.messages},
+        "model": {"architecture": config.model, "encoder": bundle.architecture.encoder,
+                  "n_parameters": bundle.model.n_parameters(), "head_kind": "segmentation",
+                  "in_channels": bundle.in_channels, "n_outputs": bundle.n_outputs,
+                  "stages": bundle.model.stage_names()},
+        "weights": None if weights is None else {
+            "name": weights.entry.name, "sha256": weights.sha256, "source": weights.entry.source,
+            "licence": weights.entry.licence, "file": Path(weights.entry.file).name},
+        "preprocessing": input_spec.to_json() | {"patch_size": settings.image_size},
+        "data": {
+            "source": data.source,
+            "class_names": settings.label_names,
+            "label_names": settings.label_names,
+            "counts": {name: len(s) for name, s in splits.items() if s is not None},
+            "splits": {name: s.ids for name, s in splits.items() if s is not None},
+        },
+        **environment_record(),
+    }
+
+
+def train_segmentation(
+    config: TrainConfig,
+    data: SegmentationSplits,
+    events: Any = None,
+    control: RunControl | None = None,
+    *,
+    run_dir: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    weight_store: WeightStore | None = None,
+) -> RunResult:
+    """Train a segmentation network on ``data``; same contract as :func:`engine.train`."""
+    emit = as_callback(events)
+    control = control or RunControl()
+    folder: RunFolder | None = None
+    try:
+        config.validate()
+        if not isinstance(data, SegmentationSplits):
+            raise TypeError("a segmentation run needs SegmentationSplits (see core.data.segmentation), "
+                            f"got {type(data).__name__}")
+        if resume_from is not None:
+            folder = RunFolder.existing(resume_from)
+            _check_resumable(config, folder)
+        settings = resolve_segmentation_settings(config, data)
+        plan = plan_execution(config.device, config.precision, config.channels_last)
+        bundle = build_segmentation_run_model(config, settings, weight_store)
+        input_spec = input_spec_for(bundle)
+        if folder is None:
+            folder = RunFolder.at(run_dir) if run_dir is not None else RunFolder.create(
+                data.runs_dir or Path("runs"), f"seg-{config.model}-{config.strategy}")
+            folder.write_config(_config_record(config, data, settings, plan, bundle, input_spec, folder))
+    except Exception as exc:
+        emit(RunFailed(str(exc), str(folder.path) if folder else None))
+        raise
+    run = SegmentationRun(config, data, settings, plan, bundle, folder, emit, control,
+                          resumed=resume_from is not None, input_spec=input_spec)
+    try:
+        return run.execute()
+    except Exception as exc:  # noqa: BLE001 - any failure during training ends the run cleanly
+        reason = f"{type(exc).__name__}: {exc}"
+        folder.write_error(traceback.format_exc())
+        report = {"status": "failed", "error": reason, "run_id": folder.run_id, "finished": utc_now()}
+        folder.write_report(report)
+        emit(RunFailed(reason, str(folder.path)))
+        return RunResult("failed", folder.path, run.best_epoch, run.best_metric, run.epochs_completed, report, reason)
