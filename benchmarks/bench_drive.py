@@ -20,7 +20,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_drive.py [--data DIR] [--minutes-note] [--epochs N] ...
+    .venv/bin/python benchmarks/bench_drive.py [--data DIR] [--work DIR] [--epochs N] [--model M] [--tune] ...
 
 Any folder with the same layout works (``--data``). The last line printed
 is one JSON object with flat numeric keys.
@@ -68,8 +68,12 @@ RECIPE = {
 }
 
 
-def import_pairs(data: Path, project_dir: Path):
-    """Import the folder pair into a new project and fix the 15/5 split by case id."""
+def import_pairs(data: Path, project_dir: Path, tune: bool = False):
+    """Import the folder pair into a new project and fix the 15/5 split by case id.
+
+    ``tune``: the recipe-tuning split instead: the first 12 cases train, the next 3 validate,
+    the last 5 (the test cases) are left out of the project's splits entirely.
+    """
     from medtl_gui.core.project import Project
     from medtl_gui.core.project.importing import import_sources
 
@@ -82,7 +86,11 @@ def import_pairs(data: Path, project_dir: Path):
     n_test = 5
     with project.transaction():
         for index, record in enumerate(records):
-            project.set_split(record.id, "val" if index >= len(records) - n_test else "train")
+            split = "val" if index >= len(records) - n_test else "train"
+            if tune:
+                split = None if index >= len(records) - n_test else "val" if index >= len(records) - n_test - 3 \
+                    else "train"
+            project.set_split(record.id, split)
     names = {split: [Path(r.path).name for r in records if project.image(r.id).split == split]
              for split in ("train", "val")}
     return project, names
@@ -95,6 +103,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--flips", action="store_true", default=True, help="test-time flips (default on)")
     parser.add_argument("--no-flips", dest="flips", action="store_false")
+    parser.add_argument("--tune", action="store_true",
+                        help="recipe-tuning split: train on the first 12 cases, test on the next 3 (never the last 5)")
     for key, value in RECIPE.items():
         if key not in ("task",):
             parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=type(value), default=value)
@@ -108,7 +118,7 @@ def main() -> None:
     from medtl_gui.core.training.console_progress import ConsoleProgress
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-drive-"))
-    project, names = import_pairs(args.data, work / "project")
+    project, names = import_pairs(args.data, work / "project", args.tune)
     project.close()
     print(f"train {names['train']}\ntest  {names['val']}", file=sys.stderr)
     config = TrainConfig.from_dict({**RECIPE, **{k: getattr(args, k) for k in RECIPE if k != "task"},
@@ -137,8 +147,10 @@ def main() -> None:
         "published_unet_dice": PUBLISHED["unet"]["dice"], "published_unet_auc": PUBLISHED["unet"]["auc"],
         "published_sa_unet_dice": PUBLISHED["sa_unet"]["dice"], "published_sa_unet_auc": PUBLISHED["sa_unet"]["auc"],
     }
+    project = data.extra["project"]
     for case in scores["per_case"]:
-        print(f"case {case['case']}: dice {case['dice']:.4f} auc {case['auc']:.4f}", file=sys.stderr)
+        name = Path(project.image(int(case["case"])).path).name
+        print(f"{name}: dice {case['dice']:.4f} auc {case['auc']:.4f}", file=sys.stderr)
     print(f"run folder: {work / 'run'} ({config.model}, {result.report.get('device')}, "
           f"{result.report.get('precision')})", file=sys.stderr)
     print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in figures.items()}))

@@ -83,15 +83,21 @@ def test_predict_project_stores_proposals_and_leaves_labels_alone(tiny_run, tmp_
         ids = [record.id for record in project.images()]
         labels_before = {i: project.label(i) for i in ids}
         assert all(project.proposal(i) is None for i in ids)
-    assert main(["predict", str(tmp_path / "project"), "--run", str(run), "--out", str(tmp_path / "p.csv")]) == 0
+        broken = ids[3]
+        project.image_path(broken).write_bytes(b"\x89PNG\r\n\x1a\n damaged on disk")
+    code = main(["predict", str(tmp_path / "project"), "--run", str(run), "--out", str(tmp_path / "p.csv")])
+    assert code == 1  # one image could not be read; the others were predicted
     with Project.open(tmp_path / "project") as project:
         assert {i: project.label(i) for i in ids} == labels_before
-        proposals = [project.proposal(i) for i in ids]
-        assert all(p is not None and p.class_name in SYNTHETIC_CLASSES and p.run_id == run.name for p in proposals)
-        assert all(sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5) for p in proposals)
-    rows = list(csv.DictReader((tmp_path / "p.csv").open(encoding="utf-8")))
-    assert len(rows) == len(ids) and {int(r["image_id"]) for r in rows} == set(ids)
-    assert [r["predicted_class"] for r in rows] == [p.class_name for p in proposals]
+        assert project.proposal(broken) is None
+        proposals = {i: project.proposal(i) for i in ids if i != broken}
+        assert all(p is not None and p.class_name in SYNTHETIC_CLASSES and p.run_id == run.name
+                   for p in proposals.values())
+        assert all(sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5) for p in proposals.values())
+    rows = {int(r["image_id"]): r for r in csv.DictReader((tmp_path / "p.csv").open(encoding="utf-8"))}
+    assert set(rows) == set(ids)
+    assert rows[broken]["status"] == "skipped" and "unreadable" in rows[broken]["error"]
+    assert all(rows[i]["predicted_class"] == p.class_name and rows[i]["status"] == "ok" for i, p in proposals.items())
 
 
 def test_predict_rejects_a_folder_that_is_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -121,6 +121,9 @@ def test_cli_trains_evaluates_and_predicts_on_the_demo_lesion_masks(demo_project
     assert result["n_images"] == len(result["per_case"]) >= 2 and result["split"] == "train"
 
     external = _external_project(tmp_path)
+    from medtl_gui.core.data.segmentation import is_segmentation_project
+
+    assert is_segmentation_project(external) and not is_segmentation_project(demo_project_dir)
     assert main(["evaluate", str(external), "--run", str(run), "--split", "test", "--json"]) == 0
     outside = json.loads(capsys.readouterr().out)
     assert outside["n_images"] == 2 and outside["label_names"] == ["lesion"]

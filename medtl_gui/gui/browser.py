@@ -30,6 +30,7 @@ from medtl_gui.gui.browser_model import (
     CLASS_PREFIX,
     DISAGREES,
     HAS_MASK,
+    LISTED_PREFIX,
     NO_MASK,
     ROW_ROLE,
     SPLIT_PREFIX,
@@ -72,6 +73,9 @@ class ImageBrowser(QWidget):
         self._colors: dict[str, str] = {}
         self._generation = 0
         self._totals = ""  # the counts line's per-class and per-split part
+        self._listed_text = ""  # the filter of images listed by show_listed, "" when none
+        self._class_names: list[str] = []
+        self._splits: list[str] = []
         self.thumbnails = ThumbnailCache(self)
         self.model = ImageTableModel()
         self.model.thumbnails = self.thumbnails
@@ -145,6 +149,8 @@ class ImageBrowser(QWidget):
         """Browse another project (None: none); the rows come with ``reload``."""
         self._generation += 1
         self.project = project
+        self._listed_text = ""
+        self.proxy.set_listed(frozenset())
         self.thumbnails.set_project(project)
         self.model.set_rows([])
         self._update_counts()
@@ -273,6 +279,18 @@ class ImageBrowser(QWidget):
             raise ValueError(f"no filter {mode!r}")
         self.filter_box.setCurrentText(mode)
 
+    def show_listed(self, title: str, image_ids: list[int]) -> str:
+        """Show only these images under a filter named after ``title`` (e.g. a confusion-matrix cell).
+
+        Returns the filter's text; the list stays in the filter box until another list replaces it.
+        """
+        self.proxy.set_listed(frozenset(int(i) for i in image_ids))
+        self._listed_text = f"{LISTED_PREFIX}{title} ({len(image_ids)})"
+        self._fill_filters(self._class_names, self._splits)
+        self.set_filter(self._listed_text)
+        self.select_row(0)
+        return self._listed_text
+
     def sort_by(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort by a column (-1: order of addition)."""
         if column < 0:
@@ -284,8 +302,11 @@ class ImageBrowser(QWidget):
     # -- internals ---------------------------------------------------------------------
     def _fill_filters(self, class_names: list[str], splits: list[str]) -> None:
         keep = self.filter_box.currentText() or ALL
+        self._class_names, self._splits = list(class_names), list(splits)
         items = [ALL, UNLABELLED, UNCERTAIN, HAS_MASK, NO_MASK, DISAGREES]
         items += [CLASS_PREFIX + c for c in class_names] + [SPLIT_PREFIX + s for s in splits]
+        if self._listed_text:
+            items.append(self._listed_text)
         self.filter_box.blockSignals(True)
         self.filter_box.clear()
         self.filter_box.addItems(items)

@@ -25,6 +25,7 @@ HAS_MASK = "Has mask"
 NO_MASK = "No mask"
 DISAGREES = "Model disagrees with label"
 CLASS_PREFIX, SPLIT_PREFIX = "Class: ", "Split: "
+LISTED_PREFIX = "Listed: "  # a set of images picked elsewhere (e.g. a confusion-matrix cell)
 UNASSIGNED = "unassigned"
 
 
@@ -45,6 +46,7 @@ class BrowserRow:
     search_text: str  # lower-case text the search box matches (file, patient, series, modality, note)
     n_frames: int = 1
     sha256: str = ""  # content hash (names the cached thumbnail)
+    confidence: float | None = None  # the model's probability of its suggestion
 
     @property
     def disagrees(self) -> bool:
@@ -57,11 +59,15 @@ class BrowserRow:
             return self.name
         if column == 1:
             return self.label or (self.status if self.status not in ("", "labelled") else "")
+        if column == 6:
+            return self.suggestion + (f" {self.confidence:.0%}" if self.suggestion and self.confidence is not None
+                                      else "")
         return (self.name, "", self.split, self.modality, self.patient,
-                "✓" if self.has_mask else "", self.suggestion)[column]
+                "✓" if self.has_mask else "")[column]
 
 
-def browser_row(record: Any, colors: dict[str, str], suggestion: str = "") -> BrowserRow:
+def browser_row(record: Any, colors: dict[str, str], suggestion: str = "",
+                confidence: float | None = None) -> BrowserRow:
     """The browser's view of one ``ImageRecord``."""
     name = PurePath(str(record.path)).name
     if record.kind == "dicom-series":
@@ -75,11 +81,18 @@ def browser_row(record: Any, colors: dict[str, str], suggestion: str = "") -> Br
         split=record.split or "", modality=record.modality or "", patient=record.patient_id or "",
         has_mask=bool(record.has_mask), suggestion=suggestion, color=colors.get(record.label or ""),
         search_text=search.lower(), n_frames=int(record.n_frames), sha256=record.sha256 or "",
+        confidence=confidence,
     )
 
 
-def suggestions_by_image(project: Any, image_ids: list[int] | None = None) -> dict[int, str]:
-    """Proposed class per image id.
+def _suggestion(proposal: Any) -> tuple[str, float | None]:
+    """(class, its probability or None) of a ``ProposalRecord``."""
+    probability = (getattr(proposal, "probabilities", None) or {}).get(proposal.class_name)
+    return proposal.class_name, (float(probability) if probability is not None else None)
+
+
+def suggestions_by_image(project: Any, image_ids: list[int] | None = None) -> dict[int, tuple[str, float | None]]:
+    """Proposed class and its probability per image id.
 
     Uses ``Project.proposals()`` when the store offers it (one query);
     otherwise skips the work when the project has no proposals at all, and
@@ -87,7 +100,7 @@ def suggestions_by_image(project: Any, image_ids: list[int] | None = None) -> di
     """
     bulk = getattr(project, "proposals", None)
     if callable(bulk):
-        return {p.image_id: p.class_name for p in bulk()}
+        return {p.image_id: _suggestion(p) for p in bulk()}
     if image_ids is None:
         if not project.info().get("proposals"):
             return {}
@@ -96,7 +109,7 @@ def suggestions_by_image(project: Any, image_ids: list[int] | None = None) -> di
     for image_id in image_ids:
         proposal = project.proposal(image_id)
         if proposal is not None:
-            found[image_id] = proposal.class_name
+            found[image_id] = _suggestion(proposal)
     return found
 
 
@@ -126,7 +139,7 @@ def load_rows(project: Any, colors: dict[str, str], image_ids: list[int] | None 
     """
     records = project.images() if image_ids is None else [project.image(i) for i in image_ids]
     suggestions = suggestions_by_image(project, image_ids)
-    rows = [browser_row(r, colors, suggestions.get(r.id, "")) for r in records]
+    rows = [browser_row(r, colors, *suggestions.get(r.id, ("", None))) for r in records]
     return sorted_rows(rows, *sort) if sort is not None else rows
 
 
@@ -214,7 +227,7 @@ class ImageTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             parts = [row.name, f"label: {row.cell(1) or 'unlabelled'}", f"split: {row.split or UNASSIGNED}"]
             if row.suggestion:
-                parts.append(f"model suggests: {row.suggestion}")
+                parts.append(f"model suggests: {row.cell(6)}")
             return "\n".join(parts)
         return None
 
@@ -226,11 +239,16 @@ class ImageFilterProxy(QSortFilterProxyModel):
         super().__init__()
         self.mode = ALL
         self.text = ""
+        self.listed: frozenset[int] = frozenset()  # the images of a LISTED_PREFIX mode
         self.setDynamicSortFilter(True)
 
     def set_mode(self, mode: str) -> None:
         """Show only the rows of a filter mode."""
         self._change_filter(lambda: setattr(self, "mode", mode or ALL))
+
+    def set_listed(self, image_ids: frozenset[int]) -> None:
+        """The images a ``LISTED_PREFIX`` mode shows."""
+        self._change_filter(lambda: setattr(self, "listed", frozenset(image_ids)))
 
     def set_text(self, text: str) -> None:
         """Show only rows whose search text holds every word of ``text``."""
@@ -259,6 +277,8 @@ class ImageFilterProxy(QSortFilterProxyModel):
         if mode == DISAGREES and not row.disagrees:
             return False
         if mode.startswith(CLASS_PREFIX) and row.label != mode[len(CLASS_PREFIX):]:
+            return False
+        if mode.startswith(LISTED_PREFIX) and row.image_id not in self.listed:
             return False
         if mode.startswith(SPLIT_PREFIX):
             wanted = mode[len(SPLIT_PREFIX):]

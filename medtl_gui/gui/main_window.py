@@ -39,6 +39,7 @@ from medtl_gui.gui.scan_loader import ScanLoader
 from medtl_gui.gui.segmentation.editor import SegmentationEditor
 from medtl_gui.gui.segmentation.mask_saver import MaskSaver
 from medtl_gui.gui.segmentation.seg_panel import SegmentationPanel
+from medtl_gui.gui.training.training_controller import TrainingController
 from medtl_gui.gui.viewer import ScanViewer
 from medtl_gui.gui.window_actions import WindowActions
 
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         self.labelling.message.connect(lambda text: self.statusBar().showMessage(text, 3000))
         self.label_panel.edit_classes_requested.connect(self.edit_classes)
         self.metadata_panel = MetadataPanel()
+        self.training = TrainingController(self)
 
         self.window_actions = WindowActions(self)
         self.actions_by_name = self.window_actions.actions
@@ -117,8 +119,9 @@ class MainWindow(QMainWindow):
             self.docks[title] = dock
         self.tabifyDockWidget(self.docks["Label"], self.docks["Metadata"])
         self.docks["Label"].raise_()
+        self.training.build_docks()
         self.window_actions.build_menus()
-        for dock in self.docks.values():
+        for dock in [*self.docks.values(), *self.training.docks.values()]:
             self.window_actions.panels_menu.addAction(dock.toggleViewAction())
         self.toolbar = self.window_actions.build_toolbar()
         self.viewer.presets_changed.connect(self.window_actions.set_presets)
@@ -182,6 +185,7 @@ class MainWindow(QMainWindow):
         self.window_actions.set_classes(self.labelling.classes)
         self._load_seg_labels()
         self.browser.set_project(project)
+        self.training.set_project(project)
         self.refresh_browser(then=self._on_first_rows)
 
     def _on_first_rows(self) -> None:
@@ -192,6 +196,7 @@ class MainWindow(QMainWindow):
     def _close_project(self) -> None:
         if self.project is None:
             return
+        self.training.project_closing()
         self.saver.flush()
         self.loader.wait(5000)
         self.loader.clear()
@@ -337,6 +342,7 @@ class MainWindow(QMainWindow):
             apply_theme(app, preferences.theme)
             set_icon_theme(preferences.theme)
             self.window_actions.refresh_icons()
+        self.training.set_weight_store_folder(preferences.effective_weight_store)
 
     def show_shortcuts(self) -> None:
         """Help ▸ Keyboard shortcuts (non-blocking)."""

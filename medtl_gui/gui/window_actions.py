@@ -64,6 +64,18 @@ class WindowActions:
         add("confirm", "C&onfirm suggestion / close polygon", w.confirm_or_close_polygon,
             ["Return", "Enter"], "accept")
         add("note", "Edit &note", w.focus_note, "N")
+        # Train
+        training = w.training
+        add("start_training", "&Start training", training.start_training, "Ctrl+T", "train",
+            tip="Fine-tune the model chosen in the Training panel in the background")
+        add("pause_training", "&Pause training", training.pause_or_resume, "Ctrl+Shift+T", "pause",
+            tip="Pause or resume the run between two batches")
+        add("stop_training", "S&top training", training.stop_training, "Ctrl+.", "stop",
+            tip="Stop the run after the current batch")
+        add("apply_model", "&Apply model to unlabelled images", training.apply_model, "Ctrl+Shift+P", "predict",
+            tip="Predict the unlabelled images with the active run: suggestions to confirm (Enter) or correct")
+        self.actions["pause_training"].setEnabled(False)
+        self.actions["stop_training"].setEnabled(False)
         # Segment
         self.tool_group = QActionGroup(window)
         self.tool_group.setExclusive(True)
@@ -158,6 +170,12 @@ class WindowActions:
         for key in ("brush_smaller", "brush_larger", "toggle_mask", "toggle_outline", "accept_mask",
                     "clear_slice", "cancel_gesture"):
             seg_menu.addAction(a[key])
+        train_menu = bar.addMenu("&Train")
+        for key in ("start_training", "pause_training", "stop_training"):
+            train_menu.addAction(a[key])
+        train_menu.addSeparator()
+        train_menu.addAction(a["apply_model"])
+        self.train_menu = train_menu
         view_menu = bar.addMenu("&View")
         for key in ("next_image", "previous_image", "next_slice", "previous_slice"):
             view_menu.addAction(a[key])
@@ -183,6 +201,7 @@ class WindowActions:
             tuple(f"tool_{t[0]}" for t in TOOL_ACTIONS),
             ("undo", "redo"),
             ("fit", "invert", "toggle_outline", "grid_view"),
+            ("start_training", "stop_training", "apply_model"),
             ("edit_classes", "settings", "shortcuts"),
         )
         for i, group in enumerate(groups):

@@ -28,10 +28,10 @@ from medtl_gui.core.data.segmentation_cases import PreparedCase, SegmentationInp
 from medtl_gui.core.evaluation.segmentation import SegmentationScorer
 from medtl_gui.core.models.weights.store import WeightStore
 from medtl_gui.core.training import checkpoints
-from medtl_gui.core.training.config import TrainConfig
+from medtl_gui.core.training.config import ConfigError, TrainConfig
 from medtl_gui.core.training.control import RunControl
 from medtl_gui.core.training.device import plan_execution
-from medtl_gui.core.training.engine import RunResult, TrainingRun, _check_resumable
+from medtl_gui.core.training.engine import RESUME_MAY_CHANGE, RunResult, TrainingRun
 from medtl_gui.core.training.epoch_loop import StepRunner
 from medtl_gui.core.training.events import EpochEnd, Message, RunFailed, RunFinished, as_callback
 from medtl_gui.core.training.freezing import stage_parameter_groups
@@ -239,6 +239,14 @@ def _config_record(config: TrainConfig, data: SegmentationSplits, settings: Segm
     }
 
 
+def check_resumable(config: TrainConfig, folder: RunFolder) -> None:
+    """Refuse to resume ``folder`` with a config that would change the numbers."""
+    saved = folder.read_config().get("config", {})
+    for key, value in config.to_dict().items():
+        if key not in RESUME_MAY_CHANGE and saved.get(key) != value:
+            raise ConfigError(key, f"differs from the run being resumed ({saved.get(key)!r} there, {value!r} now)")
+
+
 def train_segmentation(
     config: TrainConfig,
     data: SegmentationSplits,
@@ -260,7 +268,7 @@ def train_segmentation(
                             f"got {type(data).__name__}")
         if resume_from is not None:
             folder = RunFolder.existing(resume_from)
-            _check_resumable(config, folder)
+            check_resumable(config, folder)
         settings = resolve_segmentation_settings(config, data)
         plan = plan_execution(config.device, config.precision, config.channels_last)
         bundle = build_segmentation_run_model(config, settings, weight_store)

@@ -1,0 +1,75 @@
+"""ROC curve(s) of the latest validation predictions, with the area under each (pyqtgraph)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from medtl_gui.gui.training.curves import cache_axes
+from medtl_gui.gui.training.epoch_figures import RocCurve
+
+_COLORS = ("#4fc3f7", "#ffb74d", "#aed581", "#f06292", "#ba68c8", "#90a4ae")
+
+
+class RocView(QWidget):
+    """Validation ROC: the positive class (binary) or one-vs-rest curves; AUC in the legend."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.plot = pg.PlotWidget()
+        item = self.plot.getPlotItem()
+        item.setTitle("ROC (validation)", size="10pt")
+        item.setLabel("bottom", "false positive rate (1 - specificity)")
+        item.setLabel("left", "true positive rate (sensitivity)")
+        item.showGrid(x=True, y=True, alpha=0.2)
+        item.setXRange(0, 1, padding=0.02)
+        item.setYRange(0, 1, padding=0.02)
+        item.setAspectLocked(True)
+        item.addLegend(offset=(-8, -8), labelTextSize="8pt")
+        self.plot.setMinimumSize(180, 180)
+        cache_axes(self.plot)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        self.curves: list[RocCurve] = []
+        self._items: list[pg.PlotDataItem] = []
+        self._title = "ROC (validation)"
+        self.clear()
+
+    def clear(self) -> None:
+        """Only the chance diagonal."""
+        item = self.plot.getPlotItem()
+        item.clear()
+        if item.legend is not None:
+            item.legend.clear()
+        item.plot([0, 1], [0, 1], pen=pg.mkPen((150, 150, 150), width=1, style=Qt.PenStyle.DashLine))
+        self.curves = []
+        self._items = []
+
+    def set_curves(self, curves: Sequence[RocCurve], epoch: int | None = None) -> None:
+        """Draw these curves. The same classes as before update in place (no re-layout of plot and legend)."""
+        curves = list(curves)
+        if [c.label for c in curves] != [c.label for c in self.curves] or len(self._items) != len(curves):
+            self.clear()
+            for curve, color in zip(curves, _COLORS * 4):
+                self._items.append(self.plot.getPlotItem().plot([], [], name=curve.label,
+                                                                pen=pg.mkPen(color, width=2)))
+        legend = self.plot.getPlotItem().legend
+        for i, (item, curve) in enumerate(zip(self._items, curves)):
+            item.setData(curve.fpr, curve.tpr)
+            if legend is not None and i < len(legend.items):
+                legend.items[i][1].setText(f"{curve.label}: AUC {curve.auc:.3f}")
+        self.curves = curves
+        where = f" — epoch {epoch + 1}" if epoch is not None else ""
+        title = f"ROC (validation{where})"
+        if title != self._title:
+            self._title = title
+            self.plot.getPlotItem().setTitle(title, size="10pt")
+
+    @property
+    def aucs(self) -> dict[str, float]:
+        """AUC per drawn curve."""
+        return {c.label: c.auc for c in self.curves}

@@ -1,0 +1,264 @@
+"""The run monitor: live curves, throughput and time left, confusion matrix, ROC, per-class table, overlays.
+
+Fed by the :class:`TrainingSession`'s signals (pushed by the worker, never
+polled). Curves redraw on a ~15 Hz timer; the matrix, ROC and table change
+once per epoch. A finished run from the history can be shown again
+(``show_run``) and compared with another (``compare_with``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QStyle,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medtl_gui.gui.training.confusion_matrix_view import ConfusionMatrixView
+from medtl_gui.gui.training.curves import TrainingCurves
+from medtl_gui.gui.training.epoch_figures import ValidationFigures, per_class_figures
+from medtl_gui.gui.training.per_class_table import PerClassTable
+from medtl_gui.gui.training.roc_view import RocView
+from medtl_gui.gui.training.run_progress import BatchProgress, EpochReport, RunOutcome
+from medtl_gui.gui.training.run_records import RunSummary, duration_text
+from medtl_gui.gui.training.segmentation_strip import SegmentationStrip
+
+
+class RunMonitor(QWidget):
+    """Shows one run. ``pause_requested``/``resume_requested``/``stop_requested`` from its buttons;
+    ``images_requested(title, image_ids)`` when a confusion-matrix cell is clicked."""
+
+    pause_requested = Signal()
+    resume_requested = Signal()
+    stop_requested = Signal()
+    images_requested = Signal(str, list)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.task = "classification"
+        self.class_names: list[str] = []
+        self.validation_figures: ValidationFigures | None = None
+        self.last_epoch: EpochReport | None = None
+        self.run_dir: str | None = None
+        self.batches_per_epoch = 1
+        self.paused = False
+
+        self.title = QLabel("No run yet: choose settings in the Training panel and press Start")
+        self.title.setObjectName("run-title")
+        self.title.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setMaximumWidth(260)
+        self.stats = QLabel("")
+        self.stats.setObjectName("run-stats")
+        style = self.style()
+        self.pause_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause), "Pause")
+        self.pause_button.clicked.connect(self._on_pause_clicked)
+        self.stop_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaStop), "Stop")
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.set_controls(False)
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(self.stats)
+        header.addWidget(self.progress)
+        header.addWidget(self.pause_button)
+        header.addWidget(self.stop_button)
+
+        self.curves = TrainingCurves()
+        self.confusion = ConfusionMatrixView()
+        self.confusion.cell_clicked.connect(self._on_cell_clicked)
+        self.roc = RocView()
+        self.per_class = PerClassTable()
+        self.strip = SegmentationStrip()
+        self.messages = QLabel("")
+        self.messages.setWordWrap(True)
+        self.messages.setStyleSheet("color: #9aa0a6;")
+        classification = QSplitter(Qt.Orientation.Horizontal)
+        classification.addWidget(self.confusion)
+        classification.addWidget(self.roc)
+        classification.addWidget(self.per_class)
+        classification.setSizes([300, 300, 360])
+        self.details = QStackedWidget()
+        self.details.addWidget(classification)
+        self.details.addWidget(self.strip)
+        self.details.addWidget(QLabel("Regression runs: see the MAE curve above."))
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.curves)
+        splitter.addWidget(self.details)
+        splitter.setSizes([260, 260])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(header)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.messages)
+
+    # -- live run ------------------------------------------------------------------------
+    def begin(self, task: str, class_names: list[str], title: str, epochs: int | None = None,
+              lr: float | None = None) -> None:
+        """Clear everything for a new run of ``task`` (``epochs`` and ``lr`` fix the curves' axes)."""
+        self.task = task
+        self.class_names = list(class_names)
+        self.validation_figures = None
+        self.last_epoch = None
+        self.run_dir = None
+        self.paused = False
+        self.curves.reset(task)
+        self.curves.start_live(epochs, lr)
+        self.confusion.set_matrix(None, [])
+        self.roc.clear()
+        self.per_class.set_figures(None)
+        self.strip.clear()
+        self.details.setCurrentIndex({"classification": 0, "segmentation": 1}.get(task, 2))
+        self.title.setText(title)
+        self.stats.setText("starting: importing the engine and reading labels…")
+        self.messages.setText("")
+        self.progress.setRange(0, 0)
+        self.set_controls(True)
+
+    def on_run_started(self, event: Any) -> None:
+        """The engine's ``RunStarted``: the run folder, device, sizes."""
+        self.run_dir = event.run_dir
+        self.batches_per_epoch = max(1, int(event.batches_per_epoch))
+        self.progress.setRange(0, max(1, event.epochs * self.batches_per_epoch))
+        self.progress.setValue(event.start_epoch * self.batches_per_epoch)
+        self.progress.setFormat("epoch %v/%m")
+        self.title.setText(f"{self.title.text().split(' — ')[0]} — {event.run_id} on {event.device} "
+                           f"({event.precision}) · {event.n_train} training, {event.n_val} validation images")
+
+    def on_batches(self, progress: BatchProgress) -> None:
+        """Batches since the last update: curves, progress, images/s, ETA."""
+        n = max(1, progress.n_batches)
+        self.batches_per_epoch = n
+        self.curves.add_batches([s / n for s in progress.steps], progress.losses, progress.learning_rates)
+        total = max(1, progress.epochs * n)
+        self.progress.setRange(0, total)
+        self.progress.setValue(min(total, progress.steps[-1]))
+        self.progress.setFormat(f"epoch {progress.epoch + 1}/{progress.epochs} · batch {progress.batch + 1}/{n}")
+        unit = "patches/s" if self.task == "segmentation" else "images/s"
+        rate = "–" if progress.items_per_s is None else f"{progress.items_per_s:,.0f} {unit}"
+        eta = "–" if progress.eta_s is None else duration_text(progress.eta_s)
+        state = "paused · " if self.paused else ""
+        self.stats.setText(f"{state}loss {progress.losses[-1]:.4f} · {rate} · ETA {eta} · "
+                           f"elapsed {duration_text(progress.elapsed_s)}")
+
+    def on_epoch(self, report: EpochReport) -> None:
+        """An epoch ended: epoch curves, confusion matrix, per-class table."""
+        self.last_epoch = report
+        self.curves.add_epoch(report.epoch, report.metrics)
+        if report.confusion_matrix is not None and report.class_names:
+            self.class_names = report.class_names
+            self.confusion.set_matrix(report.confusion_matrix, report.class_names, report.epoch)
+            self.per_class.set_figures(report.per_class)
+
+    def on_validation(self, figures: ValidationFigures) -> None:
+        """Validation predictions of an epoch: ROC curves and the images behind matrix cells."""
+        self.validation_figures = figures
+        self.roc.set_curves(figures.curves, figures.epoch)
+
+    def on_overlays(self, overlays: list) -> None:
+        """Segmentation: validation images with predicted and true masks."""
+        epoch = self.last_epoch.epoch if self.last_epoch is not None else None
+        self.strip.set_overlays(overlays, epoch)
+
+    def on_message(self, text: str, level: str) -> None:
+        """An engine message (automatic choices, fallbacks)."""
+        lines = [line for line in self.messages.text().splitlines() if line][-3:]
+        lines.append(("⚠ " if level == "warning" else "") + text)
+        self.messages.setText("\n".join(lines))
+
+    def on_state(self, state: str) -> None:
+        """The session's state: running, paused, stopping, idle."""
+        self.paused = state == "paused"
+        self.pause_button.setText("Resume" if self.paused else "Pause")
+        icon = QStyle.StandardPixmap.SP_MediaPlay if self.paused else QStyle.StandardPixmap.SP_MediaPause
+        self.pause_button.setIcon(self.style().standardIcon(icon))
+        if state == "stopping":
+            self.stats.setText("stopping after the current batch…")
+            self.stop_button.setEnabled(False)
+        if state == "paused":
+            self.stats.setText("paused · " + self.stats.text().removeprefix("paused · "))
+
+    def on_finished(self, outcome: RunOutcome) -> None:
+        """The run ended (any status)."""
+        self.curves.stop_live()
+        self.set_controls(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if outcome.status in ("completed", "early_stopped") else 0)
+        self.progress.setFormat(outcome.status.replace("_", " "))
+        best = "" if outcome.best_metric is None else f" · best {outcome.report.get('monitor', 'metric')} " \
+                                                       f"{outcome.best_metric:.3f}"
+        text = {"completed": "finished", "early_stopped": "stopped early", "cancelled": "stopped by you",
+                "failed": "FAILED"}.get(outcome.status, outcome.status)
+        seconds = outcome.report.get("seconds")
+        took = f" after {duration_text(seconds)}" if isinstance(seconds, (int, float)) else ""
+        self.stats.setText(f"{text}{took}{best}")
+        if outcome.failed:
+            self.on_message(f"{outcome.error} — {outcome.hint}", "warning")
+
+    def set_controls(self, active: bool) -> None:
+        """Enable pause/stop while a run is active."""
+        self.pause_button.setEnabled(active)
+        self.stop_button.setEnabled(active)
+        if not active:
+            self.pause_button.setText("Pause")
+
+    # -- finished runs ---------------------------------------------------------------------
+    def show_run(self, summary: RunSummary, epochs: list[dict[str, Any]], figures: ValidationFigures | None) -> None:
+        """A run from the history: its epoch curves, last confusion matrix, kept validation predictions."""
+        self.task = summary.task
+        self.run_dir = str(summary.path)
+        self.curves.stop_live()
+        self.curves.show_epochs(summary.task, epochs)
+        self.details.setCurrentIndex({"classification": 0, "segmentation": 1}.get(summary.task, 2))
+        self.title.setText(f"Run {summary.run_id} — {summary.config_text()}")
+        self.stats.setText(f"{summary.status.replace('_', ' ')} · {summary.duration_text()} · best "
+                           f"{summary.best_text()}")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if summary.status in ("completed", "early_stopped") else 0)
+        self.progress.setFormat(summary.status.replace("_", " "))
+        self.set_controls(False)
+        with_matrix = [r for r in epochs if r.get("confusion_matrix")]
+        names = (figures.class_names if figures else None) or list(self.class_names)
+        self.validation_figures = figures
+        if with_matrix and names and len(with_matrix[-1]["confusion_matrix"]) == len(names):
+            last = with_matrix[-1]
+            self.class_names = names
+            self.confusion.set_matrix(last["confusion_matrix"], names, int(last.get("epoch", 0)))
+            self.per_class.set_figures(per_class_figures(last["confusion_matrix"], names))
+        else:
+            self.confusion.set_matrix(None, [])
+            self.per_class.set_figures(None)
+        if figures is not None:
+            self.roc.set_curves(figures.curves, figures.epoch)
+        else:
+            self.roc.clear()
+        self.strip.clear()
+
+    def compare_with(self, summary: RunSummary, epochs: list[dict[str, Any]]) -> None:
+        """Overlay another run's epoch curves (dashed)."""
+        self.curves.add_comparison(summary.run_id[-24:], epochs)
+        self.title.setText(self.title.text() + f"  ⟷  compared with {summary.run_id} (dashed)")
+
+    # -- internals -----------------------------------------------------------------------
+    def _on_pause_clicked(self) -> None:
+        (self.resume_requested if self.paused else self.pause_requested).emit()
+
+    def _on_cell_clicked(self, true_index: int, predicted_index: int) -> None:
+        names = self.class_names
+        title = f"true {names[true_index]} → predicted {names[predicted_index]}"
+        figures = self.validation_figures
+        if figures is None or figures.class_names != names:
+            self.on_message("No validation predictions kept for this matrix: the images cannot be listed", "warning")
+            return
+        ids = figures.image_ids_in_cell(true_index, predicted_index)
+        self.images_requested.emit(title, ids)

@@ -1,0 +1,428 @@
+"""The training panel: what to train, from which weights, how, on which device; checked before it starts.
+
+The panel never starts anything itself: ``start_requested`` asks the
+controller, which calls :meth:`TrainingPanel.config` (a fresh
+:class:`TrainConfig` copied from the widgets) and :meth:`problems`. Presets
+fill every field; any field can then be changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from medtl_gui.core.data.augmentation import AUGMENTATION_PRESETS
+from medtl_gui.core.data.sampling import IMBALANCE_MODES
+from medtl_gui.core.training.config import TrainConfig
+from medtl_gui.core.training.segmentation_config import SEGMENTATION_STRATEGIES
+from medtl_gui.core.training.strategies import list_strategies
+from medtl_gui.gui.training.augmentation_preview import AugmentationPreview
+from medtl_gui.gui.training.training_setup import (
+    GUI_VALIDATION_SAMPLES,
+    PRESETS,
+    TASK_TITLES,
+    DataSummary,
+    device_choices,
+    model_choices,
+    preset_config,
+    setup_problems,
+    weight_choices,
+)
+
+CUSTOM = "custom"
+RETENTION_CHOICES: tuple[tuple[str, str | None], ...] = (
+    ("Strategy default", None), ("None", "none"), ("L2-SP", "l2sp"), ("LwF", "lwf"))
+
+
+def _combo(items: list[tuple[str, Any]], tip: str = "") -> QComboBox:
+    box = QComboBox()
+    for text, data in items:
+        box.addItem(text, data)
+    box.setToolTip(tip)
+    return box
+
+
+def _select(box: QComboBox, value: Any) -> bool:
+    index = box.findData(value)
+    if index >= 0:
+        box.setCurrentIndex(index)
+    return index >= 0
+
+
+def _spin(low: int, high: int, tip: str, special: str | None = None) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setToolTip(tip)
+    if special:
+        spin.setSpecialValueText(special)
+    return spin
+
+
+def _dspin(low: float, high: float, decimals: int, step: float, tip: str, special: str | None = None) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(low, high)
+    spin.setDecimals(decimals)
+    spin.setSingleStep(step)
+    spin.setToolTip(tip)
+    if special:
+        spin.setSpecialValueText(special)
+    return spin
+
+
+class TrainingPanel(QWidget):
+    """Settings form; ``start_requested`` when Start is pressed, ``import_weights_requested`` for weights."""
+
+    start_requested = Signal()
+    import_weights_requested = Signal()
+    preview_requested = Signal(str, int)  # augmentation preset, image size
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.summary = DataSummary()
+        self.store: Any = None
+        self._filling = False
+        self.preset = _combo([("Custom", CUSTOM)] + [(p.title, p.name) for p in PRESETS],
+                             "A complete starting recipe; every field can then be changed")
+        for i, p in enumerate(PRESETS, start=1):
+            self.preset.setItemData(i, p.description, Qt.ItemDataRole.ToolTipRole)
+        self.task = _combo([(title, name) for name, title in TASK_TITLES.items()], "What the model learns")
+        self.model = QComboBox()
+        self.weights = QComboBox()
+        self.weights.setToolTip("Pretrained starting weights from the offline weight store")
+        self.weights_reason = QLabel("")
+        self.weights_reason.setWordWrap(True)
+        self.weights_reason.setStyleSheet("color: #9aa0a6; font-size: 8pt;")
+        self.import_button = QPushButton("Import weights…")
+        self.import_button.clicked.connect(self.import_weights_requested)
+        self.strategy = QComboBox()
+        self.stages = _spin(0, 8, "Fine-tune last N: how many backbone stages below the head train")
+        self.unfreeze_every = _spin(1, 50, "Gradual unfreezing: epochs between unfreezing one more stage")
+        self.retention = _combo(list(RETENTION_CHOICES), "Keep the network near its pretrained knowledge: "
+                                "L_total = alpha * L_pre + beta * L_new")
+        self.alpha = _dspin(-0.01, 1000.0, 4, 0.01, "alpha: weight of L_pre (retention)", "default")
+        self.beta = _dspin(0.0, 1000.0, 3, 0.1, "beta: weight of L_new (the task loss)")
+        self.lr = _dspin(1e-6, 1.0, 6, 1e-4, "Learning rate of the head")
+        self.lr_decay = _dspin(0.0, 1.0, 2, 0.05, "Discriminative factor: each stage further from the head "
+                               "trains at lr x factor", "strategy default")
+        self.epochs = _spin(1, 1000, "Passes over the training images")
+        self.batch_size = _spin(1, 4096, "Images (segmentation: patches) per optimisation step")
+        self.image_size = _spin(0, 1024, "Network input size in pixels (segmentation: patch size)", "model default")
+        self.image_size.setSingleStep(16)
+        self.patches = _spin(1, 10_000, "Segmentation: random training patches cut from each image per epoch")
+        self.foreground = _dspin(0.0, 1.0, 2, 0.05, "Segmentation: share of patches centred on a labelled pixel")
+        self.augmentation = _combo([(name, name) for name in AUGMENTATION_PRESETS], "Augmentation preset")
+        for i, text in enumerate(AUGMENTATION_PRESETS.values()):
+            self.augmentation.setItemData(i, text, Qt.ItemDataRole.ToolTipRole)
+        self.preview_button = QPushButton("Preview")
+        self.preview_button.setToolTip("Show the selected image augmented with this preset")
+        self.preview = AugmentationPreview()
+        self.preview.hide()
+        self.imbalance = _combo([(name.replace("_", " "), name) for name in IMBALANCE_MODES], "Class balancing")
+        for i, text in enumerate(IMBALANCE_MODES.values()):
+            self.imbalance.setItemData(i, text, Qt.ItemDataRole.ToolTipRole)
+        self.val_fraction = _dspin(0.05, 0.5, 2, 0.05, "Share of the training images held out for validation "
+                                   "when the project has no validation split")
+        self.device = QComboBox()
+        self.device.setEditable(True)
+        self.device.addItems(device_choices())
+        self.device.setToolTip("auto: a GPU when there is one, else the CPU; or cpu, cuda:N")
+        self.seed = _spin(0, 2**31 - 1, "Random seed (same seed, same data, same result)")
+        self.data_line = QLabel("No project")
+        self.data_line.setWordWrap(True)
+        self.problems_label = QLabel("")
+        self.problems_label.setWordWrap(True)
+        self.problems_label.setObjectName("training-problems")
+        self.problems_label.setStyleSheet("color: #ff8a65;")
+        self.start_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay),
+                                        "Start training")
+        self.start_button.clicked.connect(self.start_requested)
+        self._layout()
+        self._connect()
+        self._check_timer = QTimer(self)
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(150)
+        self._check_timer.timeout.connect(self.refresh_problems)
+        self.set_task("classification")
+        self.apply_preset("balanced")
+
+    def _layout(self) -> None:
+        what = QFormLayout()
+        what.addRow("Preset", self.preset)
+        what.addRow("Task", self.task)
+        what.addRow("Model", self.model)
+        what.addRow("Pretrained", self.weights)
+        what.addRow("", self.weights_reason)
+        what.addRow("", self.import_button)
+        how = QFormLayout()
+        how.addRow("Strategy", self.strategy)
+        how.addRow("Stages to train", self.stages)
+        how.addRow("Unfreeze every", self.unfreeze_every)
+        how.addRow("Retention", self.retention)
+        alpha_beta = QHBoxLayout()
+        alpha_beta.addWidget(QLabel("α"))
+        alpha_beta.addWidget(self.alpha, 1)
+        alpha_beta.addWidget(QLabel("β"))
+        alpha_beta.addWidget(self.beta, 1)
+        how.addRow("Loss weights", alpha_beta)
+        how.addRow("Learning rate", self.lr)
+        how.addRow("Layer-wise factor", self.lr_decay)
+        data = QFormLayout()
+        data.addRow("Epochs", self.epochs)
+        data.addRow("Batch size", self.batch_size)
+        data.addRow("Image size", self.image_size)
+        data.addRow("Patches per image", self.patches)
+        data.addRow("Foreground share", self.foreground)
+        self._data_form = data
+        augmentation = QHBoxLayout()
+        augmentation.addWidget(self.augmentation, 1)
+        augmentation.addWidget(self.preview_button)
+        data.addRow("Augmentation", augmentation)
+        data.addRow(self.preview)
+        data.addRow("Class balancing", self.imbalance)
+        data.addRow("Validation split", self.val_fraction)
+        data.addRow("Device", self.device)
+        data.addRow("Seed", self.seed)
+        layout = QVBoxLayout(self)
+        for title, form in (("Model", what), ("Transfer learning", how), ("Data and run", data)):
+            box = QGroupBox(title)
+            box.setLayout(form)
+            layout.addWidget(box)
+        layout.addWidget(self.data_line)
+        layout.addWidget(self.problems_label)
+        layout.addWidget(self.start_button)
+        layout.addStretch(1)
+
+    def _connect(self) -> None:
+        self.preset.activated.connect(lambda _i: self.apply_preset(self.preset.currentData()))
+        self.task.activated.connect(lambda _i: self._on_task_chosen())
+        self.model.currentIndexChanged.connect(lambda _i: self._on_model_changed())
+        self.weights.currentIndexChanged.connect(lambda _i: self._show_weight_reason())
+        self.strategy.currentIndexChanged.connect(lambda _i: self._sync_enabled())
+        self.retention.currentIndexChanged.connect(lambda _i: self._sync_enabled())
+        self.preview_button.clicked.connect(self._on_preview)
+        self.augmentation.currentIndexChanged.connect(lambda _i: self._on_augmentation_changed())
+        for widget in (self.model, self.weights, self.strategy, self.retention, self.augmentation, self.imbalance):
+            widget.currentIndexChanged.connect(self._edited)
+        for spin in (self.stages, self.unfreeze_every, self.alpha, self.beta, self.lr, self.lr_decay, self.epochs,
+                     self.batch_size, self.image_size, self.val_fraction, self.seed, self.patches, self.foreground):
+            spin.valueChanged.connect(self._edited)
+        self.device.currentTextChanged.connect(self._edited)
+
+    # -- choices ---------------------------------------------------------------------------
+    def set_task(self, task: str) -> None:
+        """Offer the models and strategies of ``task``."""
+        self._filling = True
+        _select(self.task, task)
+        self.model.clear()
+        for choice in model_choices(task):
+            self.model.addItem(choice.text, choice.name)
+            self.model.setItemData(self.model.count() - 1, choice.tip, Qt.ItemDataRole.ToolTipRole)
+        self.strategy.clear()
+        for strategy in list_strategies():
+            if task != "segmentation" or strategy.name in SEGMENTATION_STRATEGIES:
+                self.strategy.addItem(strategy.title, strategy.name)
+                self.strategy.setItemData(self.strategy.count() - 1, strategy.description,
+                                          Qt.ItemDataRole.ToolTipRole)
+        self._filling = False
+        self.refresh_weights()
+
+    def set_weight_store(self, store: Any) -> None:
+        """Use this ``WeightStore`` for the pretrained choices."""
+        self.store = store
+        self.refresh_weights()
+
+    def refresh_weights(self) -> None:
+        """Re-list the weights for the chosen model (after an import, a model change)."""
+        current = self.weights.currentData()
+        self._filling = True
+        self.weights.clear()
+        model = self.weights.model()
+        assert isinstance(model, QStandardItemModel)
+        choices = weight_choices(self.store, self.model.currentData() or "", self.task.currentData()) \
+            if self.store is not None else weight_choices(_NoStore(), self.model.currentData() or "",
+                                                          self.task.currentData())
+        for choice in choices:
+            self.weights.addItem(choice.text, choice.value)
+            item = model.item(self.weights.count() - 1)
+            item.setToolTip(choice.reason)
+            item.setEnabled(choice.enabled)
+        self.weight_options = choices
+        if not _select(self.weights, current) or not self._weight_enabled(current):
+            self.weights.setCurrentIndex(0)
+        self._filling = False
+        self._show_weight_reason()
+
+    def _weight_enabled(self, value: Any) -> bool:
+        return any(c.value == value and c.enabled for c in getattr(self, "weight_options", []))
+
+    def set_summary(self, summary: DataSummary) -> None:
+        """The project's label counts (shown, and used by the checks)."""
+        self.summary = summary
+        self._edited()
+
+    # -- presets and config ------------------------------------------------------------------
+    def apply_preset(self, name: str) -> None:
+        """Fill every field from preset ``name`` (``custom`` leaves the fields as they are)."""
+        if name == CUSTOM:
+            return
+        task = self.task.currentData()
+        config = preset_config(name, task, self.summary.training_images(task) or None)
+        self.set_config(config)
+        _select(self.preset, name)
+
+    def set_config(self, config: TrainConfig) -> None:
+        """Show a config in the widgets (e.g. a preset or a previous run's)."""
+        self._filling = True
+        if self.task.currentData() != config.task:
+            self.set_task(config.task)
+            self._filling = True
+        _select(self.model, config.model)
+        self._filling = False
+        self.refresh_weights()
+        self._filling = True
+        pretrained = None if config.pretrained in (None, "none") else config.pretrained
+        if not _select(self.weights, pretrained):
+            self.weights.addItem(f"{pretrained} — not in the weight store", pretrained)
+            self.weights.setCurrentIndex(self.weights.count() - 1)
+        _select(self.strategy, config.strategy)
+        self.stages.setValue(config.trainable_stages)
+        self.unfreeze_every.setValue(config.unfreeze_every)
+        _select(self.retention, config.retention)
+        self.alpha.setValue(-0.01 if config.alpha is None else config.alpha)
+        self.beta.setValue(config.beta)
+        self.lr.setValue(config.lr)
+        self.lr_decay.setValue(0.0 if config.lr_decay is None else config.lr_decay)
+        self.epochs.setValue(config.epochs)
+        self.batch_size.setValue(config.batch_size)
+        self.image_size.setValue(config.image_size or 0)
+        _select(self.augmentation, config.augmentation)
+        _select(self.imbalance, config.imbalance)
+        self.val_fraction.setValue(config.val_fraction)
+        self.patches.setValue(config.patches_per_image)
+        self.foreground.setValue(config.foreground_fraction)
+        self.device.setCurrentText(config.device)
+        self.seed.setValue(config.seed)
+        self._base = config
+        self._filling = False
+        self._sync_enabled()
+        self._show_weight_reason()
+        self.refresh_problems()
+
+    def config(self) -> TrainConfig:
+        """A new :class:`TrainConfig` copied from the widgets (not validated: see :meth:`problems`)."""
+        base = getattr(self, "_base", TrainConfig())
+        values = base.to_dict() | {
+            "task": self.task.currentData(),
+            "model": self.model.currentData(),
+            "pretrained": self.weights.currentData(),
+            "strategy": self.strategy.currentData(),
+            "trainable_stages": self.stages.value(),
+            "unfreeze_every": self.unfreeze_every.value(),
+            "retention": self.retention.currentData(),
+            "alpha": None if self.alpha.value() < 0 else self.alpha.value(),
+            "beta": self.beta.value(),
+            "lr": self.lr.value(),
+            "lr_decay": None if self.lr_decay.value() <= 0 else self.lr_decay.value(),
+            "epochs": self.epochs.value(),
+            "batch_size": self.batch_size.value(),
+            "image_size": self.image_size.value() or None,
+            "augmentation": self.augmentation.currentData(),
+            "imbalance": self.imbalance.currentData(),
+            "val_fraction": self.val_fraction.value(),
+            "patches_per_image": self.patches.value(),
+            "foreground_fraction": self.foreground.value(),
+            "device": self.device.currentText().strip() or "auto",
+            "seed": self.seed.value(),
+            "recipe": base.recipe if self.preset.currentData() != CUSTOM else None,
+        }
+        if values["task"] == "segmentation":
+            values["validation_samples"] = 0
+            if values["imbalance"] not in ("auto", "none"):
+                values["imbalance"] = "auto"
+        else:
+            values["validation_samples"] = GUI_VALIDATION_SAMPLES
+        return TrainConfig(**values)
+
+    def problems(self) -> list[str]:
+        """What stops a run with the current settings (empty: it may start)."""
+        return setup_problems(self.config(), self.summary, self.store)
+
+    def refresh_problems(self) -> list[str]:
+        """Re-check and show the problems; Start is enabled only without any."""
+        problems = self.problems()
+        self.problems_label.setText("\n".join(f"• {p}" for p in problems))
+        self.problems_label.setVisible(bool(problems))
+        task = self.task.currentData()
+        self.data_line.setText(f"<b>Data:</b> {self.summary.describe(task)}")
+        return problems
+
+    # -- reactions ---------------------------------------------------------------------------
+    def _edited(self, *_: Any) -> None:
+        if self._filling:
+            return
+        if self.sender() not in (None, self.preset) and self.preset.currentData() != CUSTOM:
+            _select(self.preset, CUSTOM)
+        self._check_timer.start()
+
+    def _on_task_chosen(self) -> None:
+        preset = self.preset.currentData()
+        self.set_task(self.task.currentData())
+        self.apply_preset(preset if preset != CUSTOM else "balanced")
+
+    def _on_model_changed(self) -> None:
+        if not self._filling:
+            self.refresh_weights()
+
+    def _show_weight_reason(self) -> None:
+        index = self.weights.currentIndex()
+        options = getattr(self, "weight_options", [])
+        missing = [c for c in options if not c.enabled]
+        text = options[index].reason if 0 <= index < len(options) else ""
+        if missing:
+            text += f"\n{len(missing)} more listed but unavailable (hover them for why and how to import)."
+        self.weights_reason.setText(text.strip())
+
+    def _sync_enabled(self) -> None:
+        strategy = self.strategy.currentData()
+        self.stages.setEnabled(strategy == "finetune_last_n")
+        self.unfreeze_every.setEnabled(strategy == "gradual_unfreezing")
+        retention = self.retention.currentData()
+        uses_retention = retention in ("l2sp", "lwf") or (retention is None and strategy in ("l2sp", "lwf"))
+        self.alpha.setEnabled(uses_retention)
+        task = self.task.currentData()
+        self.imbalance.setEnabled(task == "classification")
+        for widget in (self.patches, self.foreground):
+            self._data_form.setRowVisible(widget, task == "segmentation")
+
+    def _on_preview(self) -> None:
+        self.preview.show()
+        self.preview_requested.emit(self.augmentation.currentData(), self.image_size.value() or 64)
+
+    def _on_augmentation_changed(self) -> None:
+        if self.preview.isVisible() and not self._filling:
+            self.preview_requested.emit(self.augmentation.currentData(), self.image_size.value() or 64)
+
+
+class _NoStore:
+    """Stands in for a weight store before one is set: nothing stored."""
+
+    def entries(self) -> list:
+        return []
+
+    def missing_message(self, model_name: str, wanted: str) -> str:
+        return f"weights {wanted!r} for {model_name} are not in the weight store (none is set up yet)"

@@ -1,0 +1,324 @@
+"""What the training panel offers and checks, without Qt or torch: presets, weight choices, problems.
+
+The panel turns its widgets into a :class:`TrainConfig` (settings are
+copied before the worker thread starts); this module says which values a
+preset fills, which pretrained weights can be chosen (and why others
+cannot), and what is wrong with a configuration for the project's labels
+before any thread starts.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from medtl_gui.core.models.segmentation.registry import SEGMENTATION_MODELS, list_segmentation_architectures
+from medtl_gui.core.models.zoo import MODEL_ZOO, list_models
+from medtl_gui.core.training.config import ConfigError, TrainConfig
+from medtl_gui.core.training.recipes import recipe_config
+
+#: a class needs at least this many labelled training images before a run may start
+MIN_LABELS_PER_CLASS = 2
+#: validation predictions the engine sends per epoch (ROC curve, confusion-matrix cells)
+GUI_VALIDATION_SAMPLES = 4096
+#: strategies that make no sense without pretrained weights
+NEEDS_PRETRAINED = {
+    "feature_extraction": "Feature extraction keeps the backbone frozen: without pretrained weights it learns "
+                          "nothing. Choose pretrained weights or the 'Full fine-tuning' strategy.",
+    "l2sp": "L2-SP keeps the weights near their pretrained values: choose pretrained weights.",
+    "lwf": "Learning without Forgetting distils the pretrained network's outputs: choose pretrained weights.",
+}
+TASK_TITLES: dict[str, str] = {"classification": "Classification", "segmentation": "Segmentation",
+                               "regression": "Regression"}
+
+
+@dataclass(frozen=True)
+class TrainingPreset:
+    """A named starting point of the panel: a core recipe (classification) and segmentation settings."""
+
+    name: str
+    title: str
+    recipe: str
+    segmentation: dict[str, Any]
+    description: str
+
+
+#: segmentation settings shared by the presets (the CLI's default segmentation recipe)
+_SEGMENTATION_BASE: dict[str, Any] = {
+    "task": "segmentation", "model": "unet_small", "pretrained": None, "strategy": "full", "image_size": 96,
+    "batch_size": 16, "lr": 3e-3, "schedule": "onecycle", "warmup_epochs": 0.0, "precision": "auto",
+    "foreground_fraction": 0.5, "imbalance": "auto", "threshold_policy": "fixed",
+}
+
+PRESETS: tuple[TrainingPreset, ...] = (
+    TrainingPreset(
+        "quick", "Quick (feature extraction)", "quick",
+        _SEGMENTATION_BASE | {"image_size": 64, "epochs": 3, "patches_per_image": 32, "augmentation": "light"},
+        "Frozen ImageNet backbone, only a new head trains on cached features (needs the ImageNet weights). "
+        "Segmentation: a small U-Net for 3 short epochs.",
+    ),
+    TrainingPreset(
+        "balanced", "Balanced", "balanced",
+        _SEGMENTATION_BASE | {"epochs": 4, "patches_per_image": 120, "augmentation": "strong"},
+        "ResNet-18 at 64 px, 10 epochs, light augmentation, class-weighted loss: minutes on a CPU, "
+        "no pretrained weights needed. Segmentation: the small U-Net recipe of the CLI.",
+    ),
+    TrainingPreset(
+        "best", "Best accuracy", "best",
+        _SEGMENTATION_BASE | {"epochs": 12, "patches_per_image": 120, "augmentation": "strong"},
+        "Longer training at 96 px with standard augmentation (4-5x the compute of Balanced); "
+        "for a GPU or an overnight CPU run.",
+    ),
+)
+PRESETS_BY_NAME: dict[str, TrainingPreset] = {p.name: p for p in PRESETS}
+
+
+def preset_config(name: str, task: str = "classification", n_train: int | None = None,
+                  **overrides: Any) -> TrainConfig:
+    """The config preset ``name`` fills for ``task``, its batch size adapted to ``n_train`` images."""
+    try:
+        preset = PRESETS_BY_NAME[name]
+    except KeyError:
+        raise ConfigError("preset", f"unknown preset {name!r}; available: {', '.join(PRESETS_BY_NAME)}") from None
+    if task == "segmentation":
+        values = TrainConfig().to_dict() | preset.segmentation | {"validation_samples": 0}
+        return TrainConfig.from_dict(values | overrides, origin=f"preset {preset.title!r}")
+    return recipe_config(preset.recipe, n_train=n_train, task=task,
+                         **({"validation_samples": GUI_VALIDATION_SAMPLES} | overrides))
+
+
+# ------------------------------------------------------------------------------ models
+@dataclass(frozen=True)
+class ModelChoice:
+    """One entry of the model list: config value, display text, tool tip."""
+
+    name: str
+    text: str
+    tip: str
+    min_input_size: int = 16
+
+
+def model_choices(task: str) -> list[ModelChoice]:
+    """The networks that can train for ``task`` (segmentation: U-Nets; otherwise the zoo)."""
+    if task == "segmentation":
+        return [ModelChoice(a.name, a.title, f"{a.description} Patch {a.default_patch_size} px by default.")
+                for a in list_segmentation_architectures()]
+    return [ModelChoice(s.name, f"{s.title}  ({s.n_parameters / 1e6:.1f} M)",
+                        f"{s.description} Input {s.input_size} px by default; licence: {s.licence}.",
+                        s.min_input_size)
+            for s in list_models()]
+
+
+def weights_architecture(model: str, task: str) -> str | None:
+    """The zoo architecture whose weights a model starts from (a U-Net's encoder; None: none can)."""
+    if task == "segmentation":
+        arch = SEGMENTATION_MODELS.get(model)
+        return arch.encoder if arch is not None else None
+    return model if model in MODEL_ZOO else None
+
+
+# ----------------------------------------------------------------------------- weights
+@dataclass(frozen=True)
+class WeightChoice:
+    """One entry of the pretrained-weights list; disabled ones say why and how to fix it in ``reason``."""
+
+    value: str | None  # the config's ``pretrained``
+    text: str
+    enabled: bool
+    reason: str
+
+
+def weight_choices(store: Any, model: str, task: str) -> list[WeightChoice]:
+    """Random init, the zoo's ImageNet weights and the store's entries, for ``model``.
+
+    Entries of other architectures and ImageNet weights that are not in the
+    store are listed disabled with the reason and how to import them.
+    """
+    choices = [WeightChoice(None, "None (random initialisation)", True,
+                            "Train from random weights: no pretrained file needed.")]
+    architecture = weights_architecture(model, task)
+    if architecture is None:
+        if task == "segmentation":
+            choices[0] = replace(choices[0], reason=f"{model} is a plain U-Net: it always starts from random weights.")
+        return choices
+    spec = MODEL_ZOO[architecture]
+    try:
+        entries = list(store.entries())
+    except Exception as exc:  # noqa: BLE001 - a broken manifest must not break the panel
+        entries = []
+        choices.append(WeightChoice("imagenet", "ImageNet (weight store unreadable)", False,
+                                    f"The weight store cannot be read: {exc}"))
+        return choices
+    if spec.weights is not None:
+        present = any(e.name == spec.weights.name for e in entries)
+        reason = (f"{spec.weights.source}; {spec.weights.licence}" if present
+                  else store.missing_message(architecture, spec.weights.name))
+        choices.append(WeightChoice("imagenet", f"ImageNet ({spec.weights.name})" + ("" if present else " — missing"),
+                                    present, reason))
+    imagenet_name = spec.weights.name if spec.weights is not None else None
+    for entry in sorted(entries, key=lambda e: (e.architecture != architecture, e.name)):
+        if entry.name == imagenet_name:
+            continue
+        if entry.architecture == architecture:
+            choices.append(WeightChoice(entry.name, f"{entry.name} — {entry.source}", True,
+                                        f"{entry.source}; licence: {entry.licence}"))
+        else:
+            choices.append(WeightChoice(entry.name, f"{entry.name} ({entry.architecture})", False,
+                                        f"These weights are for {entry.architecture}, not {architecture}: "
+                                        f"choose the model {entry.architecture} to use them."))
+    return choices
+
+
+# ------------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class DataSummary:
+    """What the project holds for training (a snapshot for the panel's checks)."""
+
+    class_names: list[str] = field(default_factory=list)
+    class_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> class -> labelled images
+    masked: dict[str, int] = field(default_factory=dict)  # split -> images with a mask
+    seg_labels: list[str] = field(default_factory=list)
+
+    def labelled(self, split: str) -> int:
+        """Labelled images of a split."""
+        return sum(self.class_counts.get(split, {}).values())
+
+    def training_images(self, task: str) -> int:
+        """Images a run trains and validates on (train split; masks for segmentation)."""
+        return self.masked.get("train", 0) if task == "segmentation" else self.labelled("train")
+
+    def describe(self, task: str) -> str:
+        """One line for the panel, e.g. ``train 8 (normal 4 · lesion 4) · val 2 · test 0``."""
+        if task == "segmentation":
+            return " · ".join(f"{split} {self.masked.get(split, 0)} with masks" for split in ("train", "val", "test"))
+        counts = self.class_counts.get("train", {})
+        per_class = " · ".join(f"{name} {counts.get(name, 0)}" for name in self.class_names)
+        return (f"train {self.labelled('train')} ({per_class}) · val {self.labelled('val')} · "
+                f"test {self.labelled('test')} labelled")
+
+
+def summarise_project(project: Any, with_masks: bool = True) -> DataSummary:
+    """Class counts per split (one query) and, with ``with_masks``, masked images per split."""
+    info = project.info()
+    class_names = list(info.get("classes", []))
+    counts = {split: {name: int(n) for name, n in values.get("classes", {}).items()}
+              for split, values in info.get("splits", {}).items()}
+    masked: dict[str, int] = {}
+    if with_masks and info.get("masks"):
+        for split in ("train", "val", "test"):
+            masked[split] = len(project.images(split=split, has_mask=True))
+    return DataSummary(class_names, counts, masked, list(info.get("seg_labels", [])))
+
+
+def setup_problems(config: TrainConfig, summary: DataSummary, store: Any | None = None) -> list[str]:
+    """Why a run with ``config`` cannot start on this project (empty: it can). Clear, actionable sentences."""
+    problems: list[str] = []
+    try:
+        config.validate()
+    except ConfigError as exc:
+        problems.append(f"Setting '{exc.key}': {exc.reason}.")
+    task = config.task
+    if task == "classification":
+        problems += _label_problems(summary)
+    elif task == "segmentation":
+        if not summary.seg_labels:
+            problems.append("The project has no segmentation labels: add one (Edit ▸ Segmentation labels) "
+                            "and paint masks.")
+        elif summary.masked.get("train", 0) == 0:
+            problems.append("No image of the training split has a mask: paint masks (Segment menu) on "
+                            "training images first.")
+        elif summary.masked.get("train", 0) + summary.masked.get("val", 0) < 2:
+            problems.append("Segmentation needs at least 2 masked images (one to train, one to validate).")
+    else:
+        problems.append("This project holds class labels, not numeric targets: regression trains from an .npz "
+                        "or a CSV with values on the command line (medtl train DATA --task regression).")
+    n_train = summary.training_images(task)
+    if task == "classification" and n_train and config.batch_size > n_train:
+        problems.append(f"Batch size {config.batch_size} is larger than the {n_train} labelled training images: "
+                        f"use at most {n_train} (the presets adapt it).")
+    problems += _weight_problems(config, store)
+    spec = MODEL_ZOO.get(config.model)
+    if task != "segmentation" and spec is not None and config.image_size is not None \
+            and config.image_size < spec.min_input_size:
+        problems.append(f"{spec.title} needs images of at least {spec.min_input_size} px, not {config.image_size}.")
+    return problems
+
+
+def _label_problems(summary: DataSummary) -> list[str]:
+    if not summary.class_names:
+        return ["The project has no classes: add classes (Edit ▸ Classes…) and label images."]
+    counts = summary.class_counts.get("train", {})
+    short = [(name, counts.get(name, 0)) for name in summary.class_names if counts.get(name, 0) < MIN_LABELS_PER_CLASS]
+    if not short:
+        return []
+    listed = ", ".join(f"'{name}' has {n}" for name, n in short)
+    return [f"Too few labels: {listed} labelled training image(s). Label at least {MIN_LABELS_PER_CLASS} training "
+            f"images of every class (filter the browser by 'Split: train' and 'Unlabelled')."]
+
+
+def _weight_problems(config: TrainConfig, store: Any | None) -> list[str]:
+    pretrained = None if config.pretrained in (None, "none") else config.pretrained
+    problems = []
+    retention = config.retention if config.retention not in (None, "none") else None
+    needs = NEEDS_PRETRAINED.get(config.strategy) or (NEEDS_PRETRAINED.get(retention) if retention else None)
+    if pretrained is None and needs:
+        problems.append(needs)
+    if pretrained is None or store is None:
+        return problems
+    architecture = weights_architecture(config.model, config.task)
+    if architecture is None:
+        problems.append(f"{config.model} trains from scratch: choose 'None' as pretrained weights.")
+        return problems
+    try:
+        store.resolve(architecture, pretrained)
+    except Exception as exc:  # noqa: BLE001 - MissingWeightsError / WeightsError carry the how-to
+        problems.append(f"Pretrained weights: {exc}")
+    return problems
+
+
+# ------------------------------------------------------------------------------ devices
+def device_choices() -> list[str]:
+    """``auto``, ``cpu`` and one ``cuda:N`` per NVIDIA GPU the driver lists (found without importing torch)."""
+    choices = ["auto", "cpu"]
+    gpus = Path("/proc/driver/nvidia/gpus")
+    try:
+        n_gpus = len([p for p in gpus.iterdir() if p.is_dir()]) if gpus.is_dir() else 0
+    except OSError:
+        n_gpus = 0
+    choices += [f"cuda:{i}" for i in range(n_gpus)]
+    if platform.system() == "Darwin":
+        choices.append("mps")
+    return choices
+
+
+def training_threads(cpu_count: int | None = None) -> int:
+    """torch CPU threads for a run under the GUI: every core on small machines, one left for the GUI on larger ones.
+
+    On 1-2 cores a thread less would halve the training speed, and the GUI
+    thread mostly sleeps (the OS wakes it ahead of the busy training threads);
+    with more cores one (two above 8) stays free so redraws never queue.
+    """
+    cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+    if cores <= 2:
+        return max(1, cores)
+    return cores - (1 if cores <= 8 else 2)
+
+
+def prefer_passive_cpu_threads(environ: dict[str, str] | None = None) -> bool:
+    """Ask OpenMP (torch's CPU threads) to sleep, not spin, between parallel regions; False if the user chose.
+
+    Must run before torch is first imported (libgomp reads the variable when
+    it loads). Spinning threads keep every core busy between two operations;
+    with a GUI thread and other programs on the machine they take the CPU
+    from the threads that have work: on this project's shared 2-core machine
+    a run trained 8x slower with spinning threads (12 vs 98 images/s,
+    baseline CNN at 64 px, ``OMP_WAIT_POLICY`` ACTIVE vs PASSIVE).
+    """
+    env = os.environ if environ is None else environ
+    if "OMP_WAIT_POLICY" in env:
+        return False
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    return True

@@ -1,0 +1,213 @@
+"""The training worker: a ``QObject`` moved to a ``QThread`` that runs the one core engine.
+
+Everything it needs arrives in a :class:`TrainRequest` made on the GUI
+thread before the thread starts (the config is a copy; the worker never
+reads a widget). On its thread it freezes the labels
+(:func:`snapshot_training_data`), imports torch, sets the number of CPU
+threads, keeps the garbage collector off long-lived objects (full
+collections hold the GIL and would stall the GUI thread), and calls
+``train`` with a :class:`ProgressRelay` whose results it emits as signals;
+Qt queues them to the GUI thread. Whatever happens, ``finished`` comes last
+with a :class:`RunOutcome`; failures are also logged in the run folder.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from medtl_gui.core.training.config import TrainConfig
+from medtl_gui.core.training.control import RunControl
+from medtl_gui.gui.training.run_records import VALIDATION_FILE
+from medtl_gui.gui.training.run_progress import (
+    BatchProgress,
+    EpochReport,
+    ProgressRelay,
+    RunOutcome,
+    error_hint,
+)
+
+LOG = logging.getLogger("medtl_gui.training")
+#: file in the project's runs/ folder for failures that happen before a run folder exists
+EARLY_ERRORS_LOG = "training-errors.log"
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Everything one GUI run needs, fixed before its thread starts."""
+
+    config: TrainConfig
+    project: Any  # the open project store (thread-safe: one SQLite connection per thread)
+    weights_dir: str | None = None
+    run_dir: Path | None = None
+    resume_from: Path | None = None
+    threads: int | None = None  # torch CPU threads (None: training_threads())
+    overlay_images: int = 4  # segmentation: validation images drawn with their masks each epoch
+
+    @property
+    def runs_dir(self) -> Path:
+        """The project's runs folder."""
+        return Path(self.project.folder) / "runs"
+
+
+class TrainingWorker(QObject):
+    """Runs one training request on the thread it was moved to (see the module docstring)."""
+
+    run_started = Signal(object)  # core RunStarted
+    batches = Signal(object)  # BatchProgress
+    epoch_finished = Signal(object)  # EpochReport
+    validation = Signal(object)  # ValidationFigures
+    overlays = Signal(object)  # list[SegmentationOverlay]
+    message = Signal(str, str)  # text, level
+    paused = Signal()
+    resumed = Signal()
+    finished = Signal(object)  # RunOutcome, always the last signal
+
+    def __init__(self, request: TrainRequest, control: RunControl):
+        super().__init__()
+        self.request = request
+        self.control = control
+        self._relay: ProgressRelay | None = None
+
+    # -- the ProgressSink the relay feeds (called on the training thread) ---------------
+    def _sink(self) -> Any:
+        worker = self
+
+        class _Sink:
+            def run_started(self, event: Any) -> None:
+                freeze_long_lived_objects()  # the model, data and engine now exist
+                worker.run_started.emit(event)
+
+            def batches(self, progress: BatchProgress) -> None:
+                worker.batches.emit(progress)
+
+            def epoch_finished(self, report: EpochReport) -> None:
+                worker.epoch_finished.emit(report)
+
+            def validation(self, figures: Any) -> None:
+                worker._keep_validation(figures)
+                worker.validation.emit(figures)
+
+            def message(self, text: str, level: str) -> None:
+                worker.message.emit(text, level)
+
+            def paused(self) -> None:
+                worker.paused.emit()
+
+            def resumed(self) -> None:
+                worker.resumed.emit()
+
+        return _Sink()
+
+    # -- the run -------------------------------------------------------------------------
+    @Slot()
+    def run(self) -> None:
+        """Train (on this object's thread) and emit ``finished`` with the outcome."""
+        threading.current_thread().name = "medtl-training"
+        try:
+            outcome = self._train()
+        except BaseException as exc:  # noqa: BLE001 - the GUI must hear about every failure
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            run_dir = self._relay.run_dir if self._relay is not None else None
+            outcome = RunOutcome("failed", run_dir, error=reason, details=traceback.format_exc(),
+                                 hint=error_hint(reason))
+        if outcome.failed:
+            self._log_failure(outcome)
+        self.finished.emit(outcome)
+
+    def _train(self) -> RunOutcome:
+        from medtl_gui.gui.training.training_data import OverlayMaker, snapshot_training_data
+
+        request, config = self.request, self.request.config
+        data = snapshot_training_data(request.project, config.task)  # first: the labels as Start found them
+        self.message.emit(f"labels frozen for this run: {_split_sizes(data)}", "info")
+
+        import torch  # first import on this thread, never on the GUI thread
+
+        from medtl_gui.core.models.weights import WeightStore
+        from medtl_gui.core.training import train
+        from medtl_gui.gui.training.training_setup import training_threads
+
+        torch.set_num_threads(request.threads or training_threads())
+        freeze_long_lived_objects()
+        on_epoch = None
+        if config.task == "segmentation" and request.overlay_images > 0:
+            maker = OverlayMaker(data, request.overlay_images, config.device)
+            on_epoch = lambda _event: self._emit_overlays(maker)  # noqa: E731
+        class_names = list(data.class_names) if config.task == "classification" else []
+        items_per_batch = float(config.batch_size) if config.task == "segmentation" else None  # patches
+        self._relay = ProgressRelay(self._sink(), class_names, items_per_batch=items_per_batch, on_epoch=on_epoch)
+        store = WeightStore(request.weights_dir) if request.weights_dir else WeightStore()
+        result = train(config, data, self._relay, self.control, run_dir=request.run_dir,
+                       resume_from=request.resume_from, weight_store=store)
+        run_dir = str(result.run_dir) if result.run_dir is not None else self._relay.run_dir
+        details = ""
+        if result.status == "failed" and run_dir:
+            log = Path(run_dir) / "error.log"
+            details = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+        error = result.error
+        return RunOutcome(result.status, run_dir, result.best_epoch, result.best_metric, dict(result.report),
+                          error, details, error_hint(error) if error else "")
+
+    def _emit_overlays(self, maker: Any) -> None:
+        if self._relay is None or self._relay.run_dir is None:
+            return
+        try:
+            self.overlays.emit(maker.make(self._relay.run_dir))
+        except Exception as exc:  # noqa: BLE001 - a preview must never stop the run
+            self.message.emit(f"validation overlays unavailable: {exc}", "warning")
+
+    def _keep_validation(self, figures: Any) -> None:
+        """Keep the latest validation predictions in the run folder (for reopening the run later)."""
+        if self._relay is None or not self._relay.run_dir:
+            return
+        from medtl_gui.core.models.weights.manifest import write_json_atomic
+
+        try:
+            write_json_atomic(Path(self._relay.run_dir) / VALIDATION_FILE, figures.to_json())
+        except OSError as exc:
+            LOG.warning("cannot keep validation predictions in %s: %s", self._relay.run_dir, exc)
+
+    def _log_failure(self, outcome: RunOutcome) -> None:
+        """Log to Python logging and a file: the run's ``gui-error.log``, else ``runs/training-errors.log``."""
+        LOG.error("training failed: %s\n%s", outcome.error, outcome.details)
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        text = f"{stamp} {outcome.error}\n{outcome.details}\n"
+        try:
+            if outcome.run_dir and Path(outcome.run_dir).is_dir():
+                path = Path(outcome.run_dir) / "gui-error.log"
+            else:
+                path = self.request.runs_dir / EARLY_ERRORS_LOG
+                path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as stream:
+                stream.write(text)
+            outcome.details = outcome.details or text
+            outcome.report.setdefault("error_log", str(path))
+        except OSError as exc:
+            LOG.error("cannot write the training error log: %s", exc)
+
+
+def _split_sizes(data: Any) -> str:
+    """e.g. ``8 train, 2 val, 0 test images``."""
+    sizes = [f"{len(getattr(data, name) or [])} {name}" for name in ("train", "val", "test")]
+    return ", ".join(sizes) + " images"
+
+
+def freeze_long_lived_objects() -> None:
+    """Move every object alive now out of the garbage collector's reach (``gc.freeze``).
+
+    With torch, the widgets and the engine loaded, a full collection walks
+    millions of objects while holding the GIL: a few hundred milliseconds in
+    which the GUI thread cannot run (measured: a 310 ms stall). Frozen objects
+    are the long-lived ones (modules, model, data); later full collections
+    only walk what the run creates.
+    """
+    gc.freeze()
