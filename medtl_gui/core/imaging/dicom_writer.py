@@ -137,6 +137,7 @@ def write_dicom_series(
     normal = np.cross(row, col)
     series_uid = series_uid or generate_uid()
     study_uid = study_uid or generate_uid()
+    frame_of_reference_uid = generate_uid()  # one patient coordinate system for the whole series
     labels = list(range(len(volume)))
     if shuffle_names:
         random.Random(seed).shuffle(labels)
@@ -157,6 +158,7 @@ def write_dicom_series(
             instance_number=labels[k] + 1,
             series_description=series_description,
         )
+        ds.FrameOfReferenceUID = frame_of_reference_uid
         path = folder / f"slice_{labels[k]:03d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
