@@ -235,7 +235,7 @@ def test_history_reopens_compares_and_marks_the_active_model(qtbot, main_window)
         with qtbot.waitSignal(ctl.session.finished, timeout=RUN_TIMEOUT_MS) as finished:
             assert ctl.start_training()
         run_dirs.append(finished.args[0].run_dir)
-    qtbot.waitUntil(lambda: len(ctl.history.runs) == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: [r.status for r in ctl.history.runs] == ["completed", "completed"], timeout=10_000)
     first, second = (next(r for r in ctl.history.runs if str(r.path) == d) for d in run_dirs)
     assert first.epochs_completed == 1 and second.epochs_completed == 2 and second.status == "completed"
     assert second.best_text() != "–" and second.duration_text() != "–"

@@ -5,8 +5,13 @@ Run under a virtual X server so fonts and widgets render as on a desktop::
     xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/make_screenshots.py
 
 Writes ``browser_grid.png`` (thumbnail grid), ``ct_lung_window.png`` (the
-synthetic CT volume in the lung window, nodule mask outlined, HU read-out)
-and ``painting_mask.png`` (a brush stroke in progress) next to this file.
+synthetic CT volume in the lung window, nodule mask outlined, HU read-out),
+``painting_mask.png`` (a brush stroke in progress), ``training_panel.png``
+(the training panel with an augmentation preview), ``run_monitor.png`` (a
+classification run mid-training: curves, confusion matrix, ROC, per-class
+table) and ``run_monitor_segmentation.png`` (a segmentation run mid-training
+with its validation overlays) next to this file. ``--only training`` makes
+just the last three.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
+    only_training = sys.argv[1:] == ["--only", "training"]
     from PySide6.QtCore import QPoint, QSettings, Qt
     from PySide6.QtGui import QIcon
     from PySide6.QtTest import QTest
@@ -58,6 +64,11 @@ def main() -> int:
     def show(image_id: int) -> None:
         browser.select_image(image_id)
         settle(until=lambda: window.editor.document is not None and window.editor.document.image_id == image_id)
+
+    if only_training:
+        training_screenshots(window, settle)
+        window.close()
+        return 0
 
     # 1. the browser's thumbnail grid, a labelled chest phantom with its mask on screen
     lesion = next(r for r in project.images() if r.label == "lesion" and r.has_mask)
@@ -104,10 +115,69 @@ def main() -> int:
     window.grab().save(str(HERE / "painting_mask.png"))
     QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, to_view(*path[-1]))
     window.saver.flush()
+    window.editor.set_tool("navigate")
+    training_screenshots(window, settle)
     window.close()
     for name in ("browser_grid.png", "ct_lung_window.png", "painting_mask.png"):
         print(HERE / name)
     return 0
+
+
+def training_screenshots(window, settle) -> None:
+    """4-6: the training panel, and the run monitor mid-training (classification, then segmentation)."""
+    from PySide6.QtCore import Qt
+
+    from medtl_gui.core.training.config import TrainConfig
+
+    ctl = window.training
+    panel = ctl.panel
+    project = window.project
+    window.centralWidget().setSizes([420, 1180])
+    lesion = next(r for r in project.images() if r.label == "lesion" and r.kind == "raster")
+    window.browser.select_image(lesion.id)
+    settle(0.5, until=lambda: window.current_id == lesion.id and window.viewer.scan is not None)
+
+    # 4. the training panel: the Balanced preset, then standard augmentation previewed on the image on screen
+    ctl.docks["Training"].show()
+    ctl.docks["Training"].raise_()
+    window.resizeDocks([ctl.docks["Training"]], [470], Qt.Orientation.Horizontal)
+    window.resizeDocks([ctl.docks["Training"], window.docks["Segmentation"]], [860, 60], Qt.Orientation.Vertical)
+    panel.apply_preset("best")  # standard augmentation, previewed on the image on screen
+    panel.preview_button.click()
+    settle(0.5, until=lambda: len(panel.preview.samples) > 0, timeout=120)
+    window.grab().save(str(HERE / "training_panel.png"))
+
+    # 5. a classification run mid-training: curves, confusion matrix, ROC, per-class table
+    panel.set_config(TrainConfig(model="baseline_cnn", image_size=64, batch_size=8, epochs=40, lr=2e-3,
+                                 schedule="onecycle", augmentation="light", seed=0))
+    monitor_dock = ctl.docks["Run monitor"]
+    assert ctl.start_training(), panel.problems()
+    window.docks["Label"].raise_()
+    window.resizeDocks([window.docks["Label"], window.docks["Segmentation"]], [300, 200], Qt.Orientation.Vertical)
+    window.resizeDocks([monitor_dock], [540], Qt.Orientation.Vertical)
+    epochs: list = []
+    ctl.session.epoch_finished.connect(epochs.append)
+    settle(1.0, until=lambda: len(epochs) >= 8, timeout=600)
+    window.grab().save(str(HERE / "run_monitor.png"))
+    ctl.stop_training()
+    settle(0.5, until=lambda: not ctl.session.running, timeout=60)
+
+    # 6. a segmentation run mid-training: validation images with predicted and true masks
+    panel.task.setCurrentIndex(panel.task.findData("segmentation"))
+    panel.task.activated.emit(panel.task.currentIndex())
+    panel.set_config(TrainConfig(task="segmentation", model="unet_small", image_size=64, batch_size=16, epochs=16,
+                                 patches_per_image=24, lr=1e-3, schedule="constant", augmentation="light",
+                                 validation_samples=0, seed=0))
+    overlays: list = []
+    ctl.session.overlays.connect(overlays.append)
+    assert ctl.start_training(), panel.problems()
+    window.resizeDocks([monitor_dock], [540], Qt.Orientation.Vertical)
+    settle(1.0, until=lambda: len(overlays) >= 6, timeout=900)
+    window.grab().save(str(HERE / "run_monitor_segmentation.png"))
+    ctl.stop_training()
+    settle(0.5, until=lambda: not ctl.session.running, timeout=120)
+    for name in ("training_panel.png", "run_monitor.png", "run_monitor_segmentation.png"):
+        print(HERE / name)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,8 @@ class WindowActions:
             tip="Stop the run after the current batch")
         add("apply_model", "&Apply model to unlabelled images", training.apply_model, "Ctrl+Shift+P", "predict",
             tip="Predict the unlabelled images with the active run: suggestions to confirm (Enter) or correct")
+        add("show_runs", "Run &history", training.show_runs, "Ctrl+Shift+R", "curves",
+            tip="Every run of the project: reopen, compare, continue, set the active model")
         self.actions["pause_training"].setEnabled(False)
         self.actions["stop_training"].setEnabled(False)
         # Segment
@@ -175,6 +177,7 @@ class WindowActions:
             train_menu.addAction(a[key])
         train_menu.addSeparator()
         train_menu.addAction(a["apply_model"])
+        train_menu.addAction(a["show_runs"])
         self.train_menu = train_menu
         view_menu = bar.addMenu("&View")
         for key in ("next_image", "previous_image", "next_slice", "previous_slice"):

@@ -94,7 +94,7 @@ def _plot(title: str, y_label: str) -> pg.PlotWidget:
     item.addLegend(offset=(-8, 8), labelTextSize="8pt")
     item.setDownsampling(auto=True, mode="peak")
     item.setClipToView(True)
-    widget.setMinimumHeight(150)
+    widget.setMinimumHeight(130)
     cache_axes(widget)
     return widget
 
@@ -138,7 +138,7 @@ class TrainingCurves(QWidget):
         self.items.clear()
         self._dirty.clear()
         self._comparison_items = []
-        self._add_curve("batch_loss", self.loss_plot, "train (batch)", pg.mkPen((120, 160, 220, 110), width=1))
+        self._add_curve("batch_loss", self.loss_plot, "train (batch)", pg.mkPen((140, 190, 255, 150), width=1))
         self._add_curve("train_loss", self.loss_plot, "train (epoch)", pg.mkPen("#2f80ed", width=2),
                         symbol="o", symbol_brush="#2f80ed")
         self._add_curve("val_loss", self.loss_plot, "validation", pg.mkPen("#eb5757", width=2),

@@ -27,7 +27,6 @@ class RocView(QWidget):
         item.showGrid(x=True, y=True, alpha=0.2)
         item.setXRange(0, 1, padding=0.02)
         item.setYRange(0, 1, padding=0.02)
-        item.setAspectLocked(True)
         item.addLegend(offset=(-8, -8), labelTextSize="8pt")
         self.plot.setMinimumSize(180, 180)
         cache_axes(self.plot)

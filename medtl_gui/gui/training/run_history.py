@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -128,8 +128,6 @@ class RunHistoryPanel(QWidget):
                 if not add:
                     self.table.clearSelection()
                 model = self.table.selectionModel()
-                from PySide6.QtCore import QItemSelectionModel
-
                 model.select(self.table.model().index(i, 0), QItemSelectionModel.SelectionFlag.Select
                              | QItemSelectionModel.SelectionFlag.Rows)
                 return True

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QStyle,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -52,13 +51,15 @@ class RunMonitor(QWidget):
         self.run_dir: str | None = None
         self.batches_per_epoch = 1
         self.paused = False
+        self._message_log: list[str] = []
 
         self.title = QLabel("No run yet: choose settings in the Training panel and press Start")
         self.title.setObjectName("run-title")
         self.title.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
-        self.progress.setMaximumWidth(260)
+        self.progress.setMinimumWidth(230)
+        self.progress.setMaximumWidth(300)
         self.stats = QLabel("")
         self.stats.setObjectName("run-stats")
         style = self.style()
@@ -81,7 +82,6 @@ class RunMonitor(QWidget):
         self.per_class = PerClassTable()
         self.strip = SegmentationStrip()
         self.messages = QLabel("")
-        self.messages.setWordWrap(True)
         self.messages.setStyleSheet("color: #9aa0a6;")
         classification = QSplitter(Qt.Orientation.Horizontal)
         classification.addWidget(self.confusion)
@@ -95,7 +95,10 @@ class RunMonitor(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.curves)
         splitter.addWidget(self.details)
-        splitter.setSizes([260, 260])
+        splitter.setChildrenCollapsible(False)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        self.details.setMinimumHeight(170)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(header)
@@ -121,6 +124,7 @@ class RunMonitor(QWidget):
         self.details.setCurrentIndex({"classification": 0, "segmentation": 1}.get(task, 2))
         self.title.setText(title)
         self.stats.setText("starting: importing the engine and reading labels…")
+        self._message_log = []
         self.messages.setText("")
         self.progress.setRange(0, 0)
         self.set_controls(True)
@@ -172,9 +176,9 @@ class RunMonitor(QWidget):
 
     def on_message(self, text: str, level: str) -> None:
         """An engine message (automatic choices, fallbacks)."""
-        lines = [line for line in self.messages.text().splitlines() if line][-3:]
-        lines.append(("⚠ " if level == "warning" else "") + text)
-        self.messages.setText("\n".join(lines))
+        self._message_log.append(("⚠ " if level == "warning" else "") + text)
+        self.messages.setText(self._message_log[-1])
+        self.messages.setToolTip("\n".join(self._message_log[-30:]))
 
     def on_state(self, state: str) -> None:
         """The session's state: running, paused, stopping, idle."""

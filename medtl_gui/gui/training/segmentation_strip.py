@@ -7,14 +7,14 @@ from collections.abc import Sequence
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from medtl_gui.gui.training.training_data import SegmentationOverlay
 
 #: overlay colours: prediction (filled, blended) and truth (outline)
 PREDICTED_RGB = np.array([255, 140, 0], dtype=np.float32)
 TRUE_RGB = np.array([80, 220, 120], dtype=np.uint8)
-TILE = 180
+TILE = 128
 
 
 def outline(mask: np.ndarray) -> np.ndarray:
@@ -56,10 +56,10 @@ class SegmentationStrip(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
-        layout.addLayout(self.row)
-        layout.addStretch(1)
+        layout.addLayout(self.row, 1)
         self.tiles: list[QLabel] = []
         self.overlays: list[SegmentationOverlay] = []
+        self._rgb: list[np.ndarray] = []
 
     def set_overlays(self, overlays: Sequence[SegmentationOverlay], epoch: int | None = None) -> None:
         """Replace the strip's images."""
@@ -68,12 +68,14 @@ class SegmentationStrip(QWidget):
             tile = QLabel()
             tile.setAlignment(Qt.AlignmentFlag.AlignCenter)
             tile.setMinimumSize(TILE // 2, TILE // 2)
+            tile.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)  # may shrink below the pixmap
             self.row.addWidget(tile)
             self.tiles.append(tile)
+        self._rgb = [overlay_rgb(o) for o in self.overlays]
+        self._render()
         for i, tile in enumerate(self.tiles):
             if i < len(self.overlays):
                 o = self.overlays[i]
-                tile.setPixmap(rgb_pixmap(overlay_rgb(o)))
                 dice = "–" if o.dice is None else f"{o.dice:.2f}"
                 tile.setToolTip(f"image {o.image_id}: Dice {dice}")
                 tile.show()
@@ -84,3 +86,20 @@ class SegmentationStrip(QWidget):
 
     def clear(self) -> None:
         self.set_overlays([])
+
+    def tile_size(self) -> int:
+        """Pixel size of each tile: as large as the strip allows (at least ``TILE // 2``)."""
+        n = max(1, len(self._rgb))
+        width = (self.width() - 6 * n) // n
+        height = self.height() - self.title.sizeHint().height() - 8
+        return max(TILE // 2, min(width, height))
+
+    def _render(self) -> None:
+        size = self.tile_size()
+        for tile, rgb in zip(self.tiles, self._rgb):
+            tile.setPixmap(rgb_pixmap(rgb, size))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self._rgb:
+            self._render()

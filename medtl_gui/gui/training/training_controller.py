@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QScrollArea
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QScrollArea, QTabWidget
 
 from medtl_gui.core.training.config import TrainConfig
 from medtl_gui.gui.background import BackgroundJob
@@ -53,6 +53,7 @@ class TrainingController(QObject):
         self.monitor = RunMonitor()
         self.history = RunHistoryPanel()
         self.progress = StatusProgress()
+        self.tabs = QTabWidget()
         self.docks: dict[str, QDockWidget] = {}
         self.last_error_dialog: QMessageBox | None = None
         self.last_prediction: PredictionSummary | None = None
@@ -91,29 +92,41 @@ class TrainingController(QObject):
         self.window.saver.saved.connect(lambda *_: self._summary_timer.start())
 
     def build_docks(self) -> None:
-        """Add the Training (right), Run monitor and Runs (bottom) docks to the window."""
+        """Add the Training dock (right, a tab beside Label) and the Run monitor dock (bottom: live run | runs)."""
         w = self.window
         scroll = QScrollArea()
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.tabs.addTab(self.monitor, "Live run")
+        self.tabs.addTab(self.history, "Runs")
+        self.tabs.setDocumentMode(True)
         for title, widget, area in (("Training", scroll, Qt.DockWidgetArea.RightDockWidgetArea),
-                                    ("Run monitor", self.monitor, Qt.DockWidgetArea.BottomDockWidgetArea),
-                                    ("Runs", self.history, Qt.DockWidgetArea.BottomDockWidgetArea)):
+                                    ("Run monitor", self.tabs, Qt.DockWidgetArea.BottomDockWidgetArea)):
             dock = QDockWidget(title, w)
             dock.setObjectName(f"dock-{title}")
             dock.setWidget(widget)
             w.addDockWidget(area, dock)
             self.docks[title] = dock
-        w.tabifyDockWidget(w.docks["Segmentation"], self.docks["Training"])
-        w.tabifyDockWidget(self.docks["Run monitor"], self.docks["Runs"])
-        self.docks["Run monitor"].raise_()
+        w.tabifyDockWidget(w.docks["Metadata"], self.docks["Training"])
         self.docks["Run monitor"].hide()
-        self.docks["Runs"].hide()
         w.docks["Label"].raise_()
         w.statusBar().addPermanentWidget(self.progress)
         self.panel.device.setCurrentText(w.preferences.device)
         self.set_weight_store_folder(w.preferences.effective_weight_store)
+
+    def show_monitor(self) -> None:
+        """Show the run monitor dock on its live-run tab."""
+        self.docks["Run monitor"].show()
+        self.docks["Run monitor"].raise_()
+        self.tabs.setCurrentWidget(self.monitor)
+
+    def show_runs(self) -> None:
+        """Train ▸ Run history: the monitor dock on its Runs tab."""
+        self.docks["Run monitor"].show()
+        self.docks["Run monitor"].raise_()
+        self.tabs.setCurrentWidget(self.history)
+        self.reload_history()
 
     # -- project -------------------------------------------------------------------------
     def set_project(self, project: Any) -> None:
@@ -176,8 +189,7 @@ class TrainingController(QObject):
         title = f"{TASK_TITLES.get(config.task, config.task)}: {config.model}, {config.strategy}" + \
                 (" (continued)" if resume_from else "")
         self.monitor.begin(config.task, list(self.panel.summary.class_names), title, config.epochs, config.lr)
-        self.docks["Run monitor"].show()
-        self.docks["Run monitor"].raise_()
+        self.show_monitor()
         self.session.start(request)
         w.statusBar().showMessage("Training in the background: keep labelling; the run uses the labels as they "
                                   "were when it started", 6000)
@@ -232,8 +244,7 @@ class TrainingController(QObject):
             self._tell("A run is training: its monitor stays live. Open past runs when it has finished.")
             return
         self.monitor.show_run(run, read_epochs(run.path), read_validation(run.path))
-        self.docks["Run monitor"].show()
-        self.docks["Run monitor"].raise_()
+        self.show_monitor()
 
     def compare_runs(self, first: RunSummary, second: RunSummary) -> None:
         """Open the first run and overlay the second one's curves."""

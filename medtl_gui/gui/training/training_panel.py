@@ -37,6 +37,7 @@ from medtl_gui.gui.training.training_setup import (
     PRESETS,
     TASK_TITLES,
     DataSummary,
+    WeightChoice,
     device_choices,
     model_choices,
     preset_config,
@@ -95,6 +96,8 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.summary = DataSummary()
         self.store: Any = None
+        self.weight_options: list[WeightChoice] = []
+        self._base = TrainConfig()  # settings the panel does not show come from the preset or run shown last
         self._filling = False
         self.preset = _combo([("Custom", CUSTOM)] + [(p.title, p.name) for p in PRESETS],
                              "A complete starting recipe; every field can then be changed")
@@ -253,9 +256,8 @@ class TrainingPanel(QWidget):
         self.weights.clear()
         model = self.weights.model()
         assert isinstance(model, QStandardItemModel)
-        choices = weight_choices(self.store, self.model.currentData() or "", self.task.currentData()) \
-            if self.store is not None else weight_choices(_NoStore(), self.model.currentData() or "",
-                                                          self.task.currentData())
+        choices = weight_choices(self.store if self.store is not None else _NoStore(),
+                                 self.model.currentData() or "", self.task.currentData())
         for choice in choices:
             self.weights.addItem(choice.text, choice.value)
             item = model.item(self.weights.count() - 1)
@@ -268,7 +270,7 @@ class TrainingPanel(QWidget):
         self._show_weight_reason()
 
     def _weight_enabled(self, value: Any) -> bool:
-        return any(c.value == value and c.enabled for c in getattr(self, "weight_options", []))
+        return any(c.value == value and c.enabled for c in self.weight_options)
 
     def set_summary(self, summary: DataSummary) -> None:
         """The project's label counts (shown, and used by the checks)."""
@@ -325,7 +327,7 @@ class TrainingPanel(QWidget):
 
     def config(self) -> TrainConfig:
         """A new :class:`TrainConfig` copied from the widgets (not validated: see :meth:`problems`)."""
-        base = getattr(self, "_base", TrainConfig())
+        base = self._base
         values = base.to_dict() | {
             "task": self.task.currentData(),
             "model": self.model.currentData(),
@@ -390,7 +392,7 @@ class TrainingPanel(QWidget):
 
     def _show_weight_reason(self) -> None:
         index = self.weights.currentIndex()
-        options = getattr(self, "weight_options", [])
+        options = self.weight_options
         missing = [c for c in options if not c.enabled]
         text = options[index].reason if 0 <= index < len(options) else ""
         if missing:

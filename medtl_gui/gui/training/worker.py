@@ -26,7 +26,6 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from medtl_gui.core.training.config import TrainConfig
 from medtl_gui.core.training.control import RunControl
-from medtl_gui.gui.training.run_records import VALIDATION_FILE
 from medtl_gui.gui.training.run_progress import (
     BatchProgress,
     EpochReport,
@@ -34,6 +33,7 @@ from medtl_gui.gui.training.run_progress import (
     RunOutcome,
     error_hint,
 )
+from medtl_gui.gui.training.run_records import VALIDATION_FILE
 
 LOG = logging.getLogger("medtl_gui.training")
 #: file in the project's runs/ folder for failures that happen before a run folder exists
