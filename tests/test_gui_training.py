@@ -181,7 +181,7 @@ def test_settings_are_checked_before_a_run_starts(qtbot, main_window):
     for record in win.project.images(split="train"):
         if record.label == "lesion":
             win.project.set_label(record.id, None, origin="human")
-    ctl.refresh_summary()
+    ctl.refresh_summary(background=False)
     tiny_run(ctl.panel)
     problems = ctl.panel.refresh_problems()
     assert any("Too few labels" in p and "'lesion' has 0" in p for p in problems)
@@ -297,3 +297,35 @@ def test_segmentation_run_refreshes_mask_overlays_and_mask_proposals_can_be_appl
     for image_id in summary.proposals:
         if win.project.image(image_id).n_frames == 1:
             assert win.project.mask_proposal(image_id) is not None and win.project.mask(image_id) is None
+
+
+def test_continue_resumes_a_stopped_run_and_fine_tunes_from_a_finished_one(qtbot, main_window, tmp_path):
+    win = main_window
+    ctl = win.training
+    ctl.set_weight_store_folder(str(tmp_path / "store"))
+    tiny_run(ctl.panel, epochs=3, batch_size=2)
+    epochs = []
+    ctl.session.epoch_finished.connect(epochs.append)
+    with qtbot.waitSignal(ctl.session.epoch_finished, timeout=RUN_TIMEOUT_MS):
+        assert ctl.start_training()
+    with qtbot.waitSignal(ctl.session.finished, timeout=10_000) as stopped:
+        ctl.stop_training()
+    assert stopped.args[0].status == "cancelled"
+    run_dir = Path(stopped.args[0].run_dir)
+    qtbot.waitUntil(lambda: any(r.path == run_dir and r.status == "cancelled" for r in ctl.history.runs),
+                    timeout=10_000)
+    stopped_run = next(r for r in ctl.history.runs if r.path == run_dir)
+    assert stopped_run.can_resume
+    with qtbot.waitSignal(ctl.session.finished, timeout=RUN_TIMEOUT_MS) as resumed:
+        assert ctl.continue_run(stopped_run)
+    assert resumed.args[0].status == "completed" and Path(resumed.args[0].run_dir) == run_dir
+    assert [line["epoch"] for line in run_epochs(run_dir)] == [0, 1, 2], "the same run, continued after its epoch"
+
+    qtbot.waitUntil(lambda: any(r.path == run_dir and r.status == "completed" for r in ctl.history.runs),
+                    timeout=10_000)
+    finished = next(r for r in ctl.history.runs if r.path == run_dir)
+    assert ctl.continue_run(finished)
+    qtbot.waitUntil(lambda: ctl.panel.config().pretrained == f"run-{finished.run_id}", timeout=60_000)
+    entry = ctl.panel.store.find(f"run-{finished.run_id}")
+    assert entry.architecture == "baseline_cnn" and entry.layout == "medtl-backbone"
+    assert ctl.panel.refresh_problems() == [], "the run's weights are a valid starting point"

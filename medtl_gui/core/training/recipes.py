@@ -16,9 +16,14 @@ options (command line, GUI) then override single fields. The run's
 - ``quick``: feature extraction on ImageNet ResNet-18 features at 128 px
   (backbone features are computed once and cached, so epochs cost almost
   nothing); needs the ImageNet weights in the weight store, or
-  ``--pretrained NAME`` with in-domain weights.
-- ``best``: the balanced recipe trained longer at 96 px with the standard
-  augmentation; about 4-5x the compute of ``balanced``.
+  ``--pretrained NAME`` with in-domain weights. Not benchmarked here (the
+  development machine has no ImageNet weights); MedMNIST+ reports a linear
+  probe on frozen ImageNet ResNet-18 features at AUC 0.969 / ACC 0.832 on
+  PneumoniaMNIST (224 px).
+- ``best``: the balanced recipe trained longer (24 epochs) at 96 px with the
+  standard augmentation: 4.5x the compute of ``balanced``; on PneumoniaMNIST
+  (one seed) test AUC 0.974 and balanced accuracy 0.920, against 0.960 and
+  0.887 (mean of three seeds) for ``balanced``.
 
 Recipes adapt to small data: the batch never exceeds the number of
 training images (rounded down to a power of two, at least 2).
@@ -98,8 +103,8 @@ _RECIPES: tuple[Recipe, ...] = (
     Recipe(
         "best",
         "Best: longer and larger",
-        "The balanced recipe at 96 px with standard augmentation for 24 epochs (about 4-5x its "
-        "compute); for a GPU or an overnight CPU run.",
+        "The balanced recipe at 96 px with standard augmentation for 24 epochs (about 4.5x its "
+        "compute); for a GPU or a longer CPU run.",
         {"image_size": 96, "batch_size": 128, "lr": 2e-3, "schedule": "onecycle", "warmup_epochs": 0.0,
          "epochs": 24, "augmentation": "standard"},
     ),

@@ -61,6 +61,8 @@ class TrainingController(QObject):
         self._summary_timer.setSingleShot(True)
         self._summary_timer.setInterval(400)
         self._summary_timer.timeout.connect(self.refresh_summary)
+        self._summary_generation = 0
+        self._summary_job: BackgroundJob | None = None
         self._connect()
 
     def _connect(self) -> None:
@@ -139,12 +141,24 @@ class TrainingController(QObject):
         if self.session.running:
             self.session.shutdown(60.0)
 
-    def refresh_summary(self) -> None:
-        """Re-count the labels (after edits) for the panel's checks."""
+    def refresh_summary(self, background: bool = True) -> None:
+        """Re-count the labels (after edits) for the panel's checks; in a background job unless told not to."""
         project = self.window.project
         if project is None:
             return
-        self.panel.set_summary(summarise_project(project))
+        if not background:
+            self.panel.set_summary(summarise_project(project))
+            return
+        self._summary_generation += 1
+        generation = self._summary_generation
+        job = BackgroundJob(lambda progress=None, cancel=None: summarise_project(project))
+
+        def counted(summary: Any) -> None:
+            if generation == self._summary_generation and self.window.project is project:
+                self.panel.set_summary(summary)
+
+        job.succeeded.connect(counted)
+        self._summary_job = job.start()
 
     def reload_history(self) -> None:
         """Re-read the project's runs."""
@@ -173,7 +187,7 @@ class TrainingController(QObject):
             self._tell("A run is already training: stop it first (Train ▸ Stop).")
             return False
         if config is None:
-            self.refresh_summary()
+            self.refresh_summary(background=False)  # the counts the checks use must be current
             problems = self.panel.refresh_problems()
             if problems:
                 box = QMessageBox(QMessageBox.Icon.Warning, "Cannot start training",
