@@ -85,6 +85,18 @@ def stalls_of(ticks: list[float]) -> np.ndarray:
     return np.maximum(gaps - PROBE_MS, 0.0)
 
 
+def worst_stalls(ticks: list[float], events: list[tuple[float, str]], count: int = 3) -> list[tuple[float, str]]:
+    """The ``count`` longest stalls and what the GUI thread was handling just before or during each."""
+    stalls = stalls_of(ticks)
+    found = []
+    for i in np.argsort(stalls)[::-1][:count]:
+        end = ticks[i + 1]
+        start = end - (stalls[i] + PROBE_MS) / 1000.0
+        near = sorted({name for t, name in events if start - 0.03 <= t <= end})
+        found.append((float(stalls[i]), ", ".join(near) or "no GUI event (scheduling / GIL)"))
+    return found
+
+
 class GuiHarness:
     """The real main window on the project, a 100 Hz probe, and GUI runs on demand."""
 
@@ -112,6 +124,7 @@ class GuiHarness:
         self.rates: list[float] = []
         self.walls: list[float] = []
         self.redraw_hz: list[float] = []
+        self.worst: list[tuple[float, str]] = []
 
     def spin(self, until: Any, timeout_s: float) -> None:
         end = time.perf_counter() + timeout_s
@@ -136,6 +149,10 @@ class GuiHarness:
         browse = QTimer()
         browse.setInterval(max(1, self.args.browse_ms))
         browse.timeout.connect(lambda: self.window.browser.step(1) or self.window.browser.select_row(0))
+        events: list[tuple[float, str]] = []
+        for name in ("batches", "epoch_finished", "validation"):
+            getattr(ctl.session, name).connect(lambda *_a, n=name: events.append((time.perf_counter(), n)))
+        browse.timeout.connect(lambda: events.append((time.perf_counter(), "browse")))
         on_started = lambda _event: marks.setdefault("train_tick", len(ticks))  # noqa: E731
         on_finished = lambda outcome: marks.setdefault("outcome", outcome)  # noqa: E731
         ctl.session.run_started.connect(on_started)
@@ -159,6 +176,7 @@ class GuiHarness:
         split = marks.get("train_tick", 0)
         self.startup_stalls.append(stalls_of(ticks[: split + 1]))
         self.training_stalls.append(stalls_of(ticks[split:]))
+        self.worst += worst_stalls(ticks[split:], events)
         self.rates += epoch_rates(Path(outcome.run_dir))
         self.walls.append(wall)
         self.redraw_hz.append((ctl.monitor.curves.redraws - redraws) / max(wall, 1e-9))
@@ -230,6 +248,8 @@ def main() -> int:
           f"{result['stall_max_ms']:.1f} ms, p99 {result['stall_p99_ms']:.1f} ms, p50 {result['stall_p50_ms']:.2f} ms "
           f"over {result['probe_ticks']} ticks; first start-up max {result['startup_stall_max_ms']:.0f} ms; "
           f"load {load_before:.1f} -> {result['load_after']:.1f}", file=sys.stderr)
+    for stall, near in sorted(gui.worst, reverse=True)[:5]:
+        print(f"  stall {stall:.1f} ms near: {near}", file=sys.stderr)
     print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}))
     return 0
 

@@ -121,7 +121,7 @@ def _started(epochs=2, batches=100, n_train=800):
     return RunStarted("r", "/tmp/r", "cpu", "fp32", False, n_train, 20, batches, epochs, 0)
 
 
-def test_relay_coalesces_batches_to_20_hz_and_keeps_every_loss():
+def test_relay_coalesces_batches_to_10_hz_and_keeps_every_loss():
     sink, clock = RecordingSink(), FakeClock()
     relay = ProgressRelay(sink, ["a", "b"], clock=clock)
     relay(_started())
@@ -132,7 +132,7 @@ def test_relay_coalesces_batches_to_20_hz_and_keeps_every_loss():
         losses.append(loss)
         relay(BatchEnd(0, b, 100, b + 1, loss, 0.01))
     updates = sink.of("batches")
-    assert 3 <= len(updates) <= 6, "about one update per 50 ms plus the epoch's last batch"
+    assert 2 <= len(updates) <= 4, "about one update per 100 ms plus the epoch's last batch"
     assert [l for u in updates for l in u.losses] == losses
     assert updates[-1].batch == 99
     assert updates[-1].items_per_s == pytest.approx(8 / 0.002)  # 8 images per batch
@@ -154,7 +154,7 @@ def test_relay_flushes_pending_batches_before_a_pause():
     relay(_started())
     relay(BatchEnd(0, 0, 100, 1, 0.9, 0.1))  # first one goes out at once
     clock.now += 0.001
-    relay(BatchEnd(0, 1, 100, 2, 0.8, 0.1))  # held back (< 50 ms)
+    relay(BatchEnd(0, 1, 100, 2, 0.8, 0.1))  # held back (< 100 ms)
     assert len(sink.of("batches")) == 1
     relay(RunPaused(0, 2))
     assert [u.losses for u in sink.of("batches")] == [[0.9], [0.8]]

@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QWidget
 
 #: redraws per second at most
-REDRAW_HZ = 15
+REDRAW_HZ = 10
 #: metric curves per task (validation metrics from the engine's EpochEnd)
 METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
     "classification": ("val_auc", "val_accuracy", "val_balanced_accuracy", "val_f1"),

@@ -2,7 +2,7 @@
 
 :class:`ProgressRelay` is the event sink the worker hands to ``train``. It
 runs on the training thread, so everything costly happens there: batch
-events are gathered and passed on at most every ``min_interval_s`` (20 Hz),
+events are gathered and passed on at most every ``min_interval_s`` (10 Hz),
 with the throughput and time left; each epoch gets its per-class figures;
 validation predictions get their ROC curves. The sink it feeds (the
 worker) only emits the results as Qt signals.
@@ -119,7 +119,7 @@ class ProgressRelay:
     from ``RunStarted`` (segmentation trains on patches).
     """
 
-    def __init__(self, sink: ProgressSink, class_names: list[str], *, min_interval_s: float = 0.05,
+    def __init__(self, sink: ProgressSink, class_names: list[str], *, min_interval_s: float = 0.1,
                  items_per_batch: float | None = None, on_epoch: Callable[[EpochEnd], None] | None = None,
                  clock: Callable[[], float] = time.perf_counter):
         self.sink = sink

@@ -240,6 +240,8 @@ class TrainingController(QObject):
         actions = self.window.actions_by_name
         running = state != "idle"
         actions["start_training"].setEnabled(not running)
+        self.panel.start_button.setEnabled(not running)
+        self.panel.start_button.setToolTip("A run is training: stop it first" if running else "")
         actions["pause_training"].setEnabled(running and state != "stopping")
         actions["pause_training"].setText("&Resume training" if state == "paused" else "&Pause training")
         actions["stop_training"].setEnabled(running and state != "stopping")
