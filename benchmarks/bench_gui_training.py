@@ -21,10 +21,10 @@
    (``metrics.jsonl``; validation and start-up excluded), median over the
    epochs after the first of every run of a kind; ratio = GUI / CLI.
 
-The window sets ``OMP_WAIT_POLICY=PASSIVE`` (see
-``training_setup.prefer_passive_cpu_threads``); the CLI runs get the same
-value so both train the same way; ``--cli-default-omp`` adds one CLI run
-with OpenMP's default (spinning) threads for comparison.
+The window limits OpenMP's spinning (``GOMP_SPINCOUNT=1000``,
+``KMP_BLOCKTIME=1``; see ``training_setup.limit_openmp_spinning``); the CLI
+runs get the same values so both train the same way; ``--cli-default-omp``
+adds one CLI run with OpenMP's defaults (long spinning) for comparison.
 
 Usage: .venv/bin/python benchmarks/bench_gui_training.py [--rounds 2] [--model baseline_cnn] [--browse-ms 1000]
 Runs offscreen unless DISPLAY is set. Last line: one JSON object with flat numbers.
@@ -68,12 +68,11 @@ def epoch_rates(run_dir: Path) -> list[float]:
     return rates[1:] if len(rates) > 1 else rates
 
 
-def cli_run(project: Path, config: Path, run_dir: Path, omp_policy: str | None) -> list[float]:
-    """Epoch throughputs of ``medtl train`` with ``config`` (``omp_policy``: OMP_WAIT_POLICY, or unset)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("OMP_WAIT_POLICY", None)
-    if omp_policy:
-        env["OMP_WAIT_POLICY"] = omp_policy
+def cli_run(project: Path, config: Path, run_dir: Path, openmp: dict[str, str]) -> list[float]:
+    """Epoch throughputs of ``medtl train`` with ``config`` and these OpenMP variables (others unset)."""
+    from medtl_gui.gui.training.training_setup import OPENMP_VARIABLES
+
+    env = {k: v for k, v in os.environ.items() if k not in OPENMP_VARIABLES} | {"PYTHONPATH": str(ROOT)} | openmp
     subprocess.run([sys.executable, "-m", "medtl_gui.cli", "train", str(project), "--config", str(config),
                     "--run-dir", str(run_dir), "--quiet"], check=True, cwd=ROOT, env=env)
     return epoch_rates(run_dir)
@@ -198,7 +197,7 @@ def main() -> int:
     parser.add_argument("--browse-ms", type=int, default=0,
                         help="also browse: next image every N ms during the GUI runs (0: only the probe)")
     parser.add_argument("--cli-default-omp", action="store_true",
-                        help="add a CLI run without OMP_WAIT_POLICY (OpenMP's default: spinning threads)")
+                        help="add a CLI run with OpenMP's defaults (long spinning) for comparison")
     parser.add_argument("--timeout", type=float, default=900.0)
     args = parser.parse_args()
     if not os.environ.get("DISPLAY"):
@@ -210,13 +209,15 @@ def main() -> int:
     gui = GuiHarness(project, args, work)
     config_path = work / "config.json"
     gui.save_config(config_path)
-    policy = os.environ.get("OMP_WAIT_POLICY")  # what the GUI process uses (the window sets PASSIVE)
+    from medtl_gui.gui.training.training_setup import OPENMP_SPIN_LIMITS, OPENMP_VARIABLES
+
+    openmp = {k: os.environ[k] for k in OPENMP_VARIABLES if k in os.environ}  # as the window set them
     cli_rates: list[float] = []
     for round_index in range(args.rounds):
-        cli_rates += cli_run(project, config_path, work / f"cli-{round_index}", policy)
+        cli_rates += cli_run(project, config_path, work / f"cli-{round_index}", openmp)
         gui.run()
-    cli_rates += cli_run(project, config_path, work / f"cli-{args.rounds}", policy)
-    default_omp = cli_run(project, config_path, work / "cli-default-omp", None) if args.cli_default_omp else []
+    cli_rates += cli_run(project, config_path, work / f"cli-{args.rounds}", openmp)
+    default_omp = cli_run(project, config_path, work / "cli-default-omp", {}) if args.cli_default_omp else []
     gui.close()
 
     training = np.concatenate(gui.training_stalls)
@@ -227,7 +228,7 @@ def main() -> int:
         "n_train_images": n_train, "epochs": args.epochs, "image_size": args.image_size,
         "batch_size": args.batch_size, "gui_runs": args.rounds, "cli_runs": args.rounds + 1,
         "cpu_count": os.cpu_count() or 0, "load_before": load_before, "load_after": os.getloadavg()[0],
-        "omp_passive": float(policy == "PASSIVE"), "browse_ms": args.browse_ms,
+        "openmp_spin_limited": float(openmp == OPENMP_SPIN_LIMITS), "browse_ms": args.browse_ms,
         "cli_images_per_s": cli, "cli_images_per_s_min": min(cli_rates), "cli_images_per_s_max": max(cli_rates),
         "gui_images_per_s": gui_rate, "gui_images_per_s_min": min(gui.rates), "gui_images_per_s_max": max(gui.rates),
         "throughput_ratio_gui_vs_cli": gui_rate / cli if cli else float("nan"),

@@ -312,10 +312,10 @@ def test_overlay_draws_prediction_filled_and_truth_outlined():
     assert foreground_dice(np.zeros(3), np.zeros(3)) is None
 
 
-def test_openmp_threads_are_asked_to_sleep_unless_the_user_chose():
-    from medtl_gui.gui.training.training_setup import prefer_passive_cpu_threads
+def test_openmp_threads_spin_briefly_unless_the_user_chose():
+    from medtl_gui.gui.training.training_setup import limit_openmp_spinning
 
     env: dict[str, str] = {}
-    assert prefer_passive_cpu_threads(env) and env["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert limit_openmp_spinning(env) and env == {"GOMP_SPINCOUNT": "1000", "KMP_BLOCKTIME": "1"}
     chosen = {"OMP_WAIT_POLICY": "ACTIVE"}
-    assert not prefer_passive_cpu_threads(chosen) and chosen["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert not limit_openmp_spinning(chosen) and chosen == {"OMP_WAIT_POLICY": "ACTIVE"}

@@ -4,7 +4,8 @@ It wires widgets to the project store and keeps the GUI thread free: scans
 and masks are decoded by the ``ScanLoader`` pool, masks are saved by the
 ``MaskSaver`` thread, imports run as ``BackgroundJob``s. Menus, toolbar and
 keys live in ``window_actions.py``; labelling in ``class_labelling.py``;
-mask editing in ``segmentation/``.
+mask editing in ``segmentation/``; background training, the run monitor and
+run history in ``training/`` (``TrainingController``).
 """
 
 from __future__ import annotations

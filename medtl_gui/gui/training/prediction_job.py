@@ -70,14 +70,27 @@ def _predict_classes(project: Any, run_dir: str | Path, device: str, batch_size:
     check_classes_match(project, trained)
     scans = project_scans(project, unlabelled_only=True)
     summary = PredictionSummary(trained.run_id, "classification", total=len(scans))
+    pending: list[Any] = []
+
+    def store() -> None:
+        """One transaction (one fsync) per batch of proposals, not one per image."""
+        with project.transaction():
+            for row in pending:
+                project.set_proposal(row.image_id, str(row.predicted), row.probabilities, run_id=trained.run_id)
+        summary.proposals.extend(int(row.image_id) for row in pending)
+        pending.clear()
+
     for done, row in enumerate(iter_predictions(trained, _until_cancelled(scans, cancel), device, batch_size), 1):
         if row.ok and row.image_id is not None and trained.class_names:
-            project.set_proposal(row.image_id, str(row.predicted), row.probabilities, run_id=trained.run_id)
-            summary.proposals.append(int(row.image_id))
+            pending.append(row)
         elif not row.ok:
             summary.failed.append((row.source, row.error or "unknown error"))
+        if len(pending) >= batch_size:
+            store()
         if progress is not None:
             progress(done, len(scans), row.source)
+    if pending:
+        store()
     summary.cancelled = _cancelled(cancel)
     return summary
 

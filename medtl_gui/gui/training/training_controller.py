@@ -26,7 +26,7 @@ from medtl_gui.gui.training.training_panel import TrainingPanel
 from medtl_gui.gui.training.training_session import TrainingSession
 from medtl_gui.gui.training.training_setup import (
     TASK_TITLES,
-    prefer_passive_cpu_threads,
+    limit_openmp_spinning,
     summarise_project,
     training_threads,
 )
@@ -46,7 +46,7 @@ class TrainingController(QObject):
 
     def __init__(self, window: "MainWindow"):
         super().__init__(window)
-        prefer_passive_cpu_threads()  # before torch loads (in a worker), so the GUI thread gets CPU time
+        limit_openmp_spinning()  # before torch loads (in a worker): idle torch threads must not hog the CPU
         self.window = window
         self.session = TrainingSession(self)
         self.panel = TrainingPanel()

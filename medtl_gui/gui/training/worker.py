@@ -58,6 +58,36 @@ class TrainRequest:
         return Path(self.project.folder) / "runs"
 
 
+class WorkerSink:
+    """The relay's ``ProgressSink``: passes each result on as the worker's signal (on the training thread)."""
+
+    def __init__(self, worker: "TrainingWorker"):
+        self.worker = worker
+
+    def run_started(self, event: Any) -> None:
+        freeze_long_lived_objects()  # the model, data and engine now exist
+        self.worker.run_started.emit(event)
+
+    def batches(self, progress: BatchProgress) -> None:
+        self.worker.batches.emit(progress)
+
+    def epoch_finished(self, report: EpochReport) -> None:
+        self.worker.epoch_finished.emit(report)
+
+    def validation(self, figures: Any) -> None:
+        self.worker.keep_validation(figures)
+        self.worker.validation.emit(figures)
+
+    def message(self, text: str, level: str) -> None:
+        self.worker.message.emit(text, level)
+
+    def paused(self) -> None:
+        self.worker.paused.emit()
+
+    def resumed(self) -> None:
+        self.worker.resumed.emit()
+
+
 class TrainingWorker(QObject):
     """Runs one training request on the thread it was moved to (see the module docstring)."""
 
@@ -76,36 +106,6 @@ class TrainingWorker(QObject):
         self.request = request
         self.control = control
         self._relay: ProgressRelay | None = None
-
-    # -- the ProgressSink the relay feeds (called on the training thread) ---------------
-    def _sink(self) -> Any:
-        worker = self
-
-        class _Sink:
-            def run_started(self, event: Any) -> None:
-                freeze_long_lived_objects()  # the model, data and engine now exist
-                worker.run_started.emit(event)
-
-            def batches(self, progress: BatchProgress) -> None:
-                worker.batches.emit(progress)
-
-            def epoch_finished(self, report: EpochReport) -> None:
-                worker.epoch_finished.emit(report)
-
-            def validation(self, figures: Any) -> None:
-                worker._keep_validation(figures)
-                worker.validation.emit(figures)
-
-            def message(self, text: str, level: str) -> None:
-                worker.message.emit(text, level)
-
-            def paused(self) -> None:
-                worker.paused.emit()
-
-            def resumed(self) -> None:
-                worker.resumed.emit()
-
-        return _Sink()
 
     # -- the run -------------------------------------------------------------------------
     @Slot()
@@ -137,6 +137,7 @@ class TrainingWorker(QObject):
         from medtl_gui.gui.training.training_setup import training_threads
 
         torch.set_num_threads(request.threads or training_threads())
+        import_validation_metrics()
         freeze_long_lived_objects()
         on_epoch = None
         if config.task == "segmentation" and request.overlay_images > 0:
@@ -144,7 +145,7 @@ class TrainingWorker(QObject):
             on_epoch = lambda _event: self._emit_overlays(maker)  # noqa: E731
         class_names = list(data.class_names) if config.task == "classification" else []
         items_per_batch = float(config.batch_size) if config.task == "segmentation" else None  # patches
-        self._relay = ProgressRelay(self._sink(), class_names, items_per_batch=items_per_batch, on_epoch=on_epoch)
+        self._relay = ProgressRelay(WorkerSink(self), class_names, items_per_batch=items_per_batch, on_epoch=on_epoch)
         store = WeightStore(request.weights_dir) if request.weights_dir else WeightStore()
         result = train(config, data, self._relay, self.control, run_dir=request.run_dir,
                        resume_from=request.resume_from, weight_store=store)
@@ -165,7 +166,7 @@ class TrainingWorker(QObject):
         except Exception as exc:  # noqa: BLE001 - a preview must never stop the run
             self.message.emit(f"validation overlays unavailable: {exc}", "warning")
 
-    def _keep_validation(self, figures: Any) -> None:
+    def keep_validation(self, figures: Any) -> None:
         """Keep the latest validation predictions in the run folder (for reopening the run later)."""
         if self._relay is None or not self._relay.run_dir:
             return
@@ -199,6 +200,16 @@ def _split_sizes(data: Any) -> str:
     """e.g. ``8 train, 2 val, 0 test images``."""
     sizes = [f"{len(getattr(data, name) or [])} {name}" for name in ("train", "val", "test")]
     return ", ".join(sizes) + " images"
+
+
+def import_validation_metrics() -> None:
+    """Import what the engine would import at the first validation (torchmetrics pulls in scipy: ~2,000 modules).
+
+    Imports hold the GIL while they load libraries; done here, while the
+    monitor says "starting", instead of stalling the GUI thread in the
+    middle of the first epoch.
+    """
+    import torchmetrics.functional.classification  # noqa: F401
 
 
 def freeze_long_lived_objects() -> None:
