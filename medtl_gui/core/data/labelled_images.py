@@ -8,12 +8,14 @@ target and a way to load the pixels) plus the class names. Sources (an
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
+
+from medtl_gui.core.data.item_collection import ItemCollection
 
 #: what an item's loader returns: pixels, or an object with ``.pixels`` (and
 #: optionally ``.window``) such as :class:`medtl_gui.core.imaging.scan.Scan`
@@ -44,7 +46,7 @@ def pixel_hash(pixels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-class LabelledImages(Sequence[ImageItem]):
+class LabelledImages(ItemCollection[ImageItem]):
     """An ordered, immutable collection of labelled images and their class names.
 
     ``class_names`` is empty for regression. ``name`` says where the images
@@ -52,37 +54,11 @@ class LabelledImages(Sequence[ImageItem]):
     """
 
     def __init__(self, items: Sequence[ImageItem], class_names: Sequence[str], name: str = ""):
-        self._items = tuple(items)
-        self.class_names = list(class_names)
-        self.name = name
-        ids = [item.id for item in self._items]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"{name or 'images'}: image ids are not unique")
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @overload
-    def __getitem__(self, index: int) -> ImageItem: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> "LabelledImages": ...
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return LabelledImages(self._items[index], self.class_names, self.name)
-        return self._items[index]
-
-    def __iter__(self) -> Iterator[ImageItem]:
-        return iter(self._items)
+        super().__init__(items, class_names, name)
+        self.class_names = self._names
 
     def __repr__(self) -> str:
         return f"LabelledImages({self.name!r}, n={len(self)}, classes={self.class_names})"
-
-    @property
-    def ids(self) -> list[str]:
-        """Image ids in order."""
-        return [item.id for item in self._items]
 
     def targets(self) -> np.ndarray:
         """Targets in order (int64 for classification, float32 for regression)."""
@@ -92,10 +68,6 @@ class LabelledImages(Sequence[ImageItem]):
     def class_counts(self) -> np.ndarray:
         """Number of images per class index."""
         return np.bincount(self.targets(), minlength=len(self.class_names))
-
-    def subset(self, indices: Sequence[int], name: str | None = None) -> "LabelledImages":
-        """The images at ``indices``, in that order."""
-        return LabelledImages([self._items[i] for i in indices], self.class_names, name or self.name)
 
 
 @dataclass

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 
 from medtl_gui.core.data.errors import DataError
+from medtl_gui.core.data.item_collection import ItemCollection
 from medtl_gui.core.data.project_source import project_folder
 
 
@@ -50,50 +51,20 @@ class SegmentationItem:
     slice_index: int | None = None
 
 
-class SegmentationImages(Sequence[SegmentationItem]):
+class SegmentationImages(ItemCollection[SegmentationItem]):
     """An ordered, immutable collection of masked images and the names of their labels."""
 
     def __init__(self, items: Sequence[SegmentationItem], label_names: Sequence[str], name: str = ""):
-        self._items = tuple(items)
-        self.label_names = list(label_names)
-        self.name = name
-        ids = [item.id for item in self._items]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"{name or 'images'}: image ids are not unique")
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @overload
-    def __getitem__(self, index: int) -> SegmentationItem: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> "SegmentationImages": ...
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return SegmentationImages(self._items[index], self.label_names, self.name)
-        return self._items[index]
-
-    def __iter__(self) -> Iterator[SegmentationItem]:
-        return iter(self._items)
+        super().__init__(items, label_names, name)
+        self.label_names = self._names
 
     def __repr__(self) -> str:
         return f"SegmentationImages({self.name!r}, n={len(self)}, labels={self.label_names})"
 
     @property
-    def ids(self) -> list[str]:
-        """Item ids in order."""
-        return [item.id for item in self._items]
-
-    @property
     def class_names(self) -> list[str]:
         """Label names (the attribute the engine's records read for any task)."""
         return self.label_names
-
-    def subset(self, indices: Sequence[int], name: str | None = None) -> "SegmentationImages":
-        """The items at ``indices``, in that order."""
-        return SegmentationImages([self._items[i] for i in indices], self.label_names, name or self.name)
 
     def case_split(self, fraction: float, seed: int) -> tuple["SegmentationImages", "SegmentationImages"]:
         """Hold out ``fraction`` of the cases (at least one; whole cases, never single slices)."""
