@@ -294,12 +294,14 @@ def test_kill_during_npz_import_leaves_only_tidy_leftovers(tmp_path: Path, npz_s
 
 
 SERIES_IMPORT_LOOP = """
-import sys
+import sys, time
 from medtl_gui.core.project import Project, import_sources
 project = Project.open_or_create(sys.argv[1])
 print("ready", flush=True)
-import_sources(project, sys.argv[2:], copy=True, batch_size=1,
-               progress=lambda done, total, path: print(done, flush=True))
+def progress(done, total, path):
+    print(done, flush=True)
+    time.sleep(0.01)  # paces the import so that the kill always lands before the last series
+import_sources(project, sys.argv[2:], copy=True, batch_size=1, progress=progress)
 print("finished", flush=True)
 """
 
@@ -309,7 +311,8 @@ def test_kill_during_copied_dicom_series_import(tmp_path: Path) -> None:
     from medtl_gui.core.imaging.dicom_writer import write_dicom_series
 
     sources = []
-    for k in range(6):
+    n_series = 30
+    for k in range(n_series):
         folder = tmp_path / "src" / f"patient{k}"
         write_dicom_series(folder, np.full((12, 16, 16), k, np.uint16))
         sources.append(str(folder))
@@ -327,5 +330,5 @@ def test_kill_during_copied_dicom_series_import(tmp_path: Path) -> None:
         for record in project.images():
             assert record.kind == "dicom-series" and project.read_image(record.id).pixels.shape == (12, 16, 16)
         report = import_sources(project, sources, copy=True)
-        assert report.duplicates == n and report.imported == 6 - n
+        assert report.duplicates == n and report.imported == n_series - n
         assert project.check(verify_image_hashes=True).problems == []
