@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from medtl_gui.core.openmp import limit_openmp_spinning
+
+    limit_openmp_spinning()  # before anything imports torch: the same thread behaviour as the GUI's training
     from medtl_gui.core.imaging.errors import ScanReadError
 
     parser = build_parser()
