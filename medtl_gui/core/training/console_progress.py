@@ -65,8 +65,8 @@ class ConsoleProgress:
         elif isinstance(event, EpochEnd):
             m = event.metrics
             parts = [f"epoch {event.epoch + 1}/{self.epochs}", f"train loss {_format(m.get('train_loss'))}"]
-            for key in ("val_loss", "val_accuracy", "val_balanced_accuracy", "val_auc", "val_mae",
-                        "contrastive_accuracy"):
+            for key in ("val_loss", "val_dice", "val_iou", "val_accuracy", "val_balanced_accuracy", "val_auc",
+                        "val_mae", "contrastive_accuracy"):
                 if m.get(key) is not None:
                     parts.append(f"{key.removeprefix('val_').replace('_', ' ')} {_format(m[key])}")
             parts.append(f"{m.get('seconds', 0):.1f}s")
