@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _scale_data import make_large_project  # shared with bench_scale.py (benchmarks/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 BARE_WINDOW = """
@@ -143,40 +145,6 @@ def make_512_project(folder: Path, n: int) -> Path:
     return folder / "p512"
 
 
-def make_large_project(folder: Path, n: int) -> Path:
-    """A project of ``n`` small distinct PNGs, recorded through the store's bulk insert (fast path)."""
-    from dataclasses import replace
-
-    from PIL import Image
-
-    from medtl_gui.core.project import Project
-    from medtl_gui.core.project.atomic_files import sha256_file
-    from medtl_gui.core.project.history import utc_now
-    from medtl_gui.core.project.ingest import file_identity, insert_image, read_and_describe
-
-    sources = folder / "png_large"
-    sources.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    with Project.create(folder / "p_large") as project:
-        classes = [project.add_class(name).name for name in ("normal", "pneumonia", "other")]
-        template = None
-        now = utc_now()
-        with project.database.write() as conn:
-            for i in range(n):
-                path = sources / f"case_{i:05d}.png"
-                Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8)).save(path)
-                sha = sha256_file(path)
-                if template is None:
-                    template = read_and_describe(path, sha256=sha, identity=file_identity(sha))
-                prepared = replace(template, path=str(path), sha256=sha, identity=file_identity(sha),
-                                   source=str(path), patient_id=f"P{i // 3:05d}")
-                image_id = insert_image(conn, prepared, now=now, user="bench")
-                if i % 4:
-                    project.set_label(image_id, classes[i % 3], user="bench")
-        project.assign_splits(val_fraction=0.15, test_fraction=0.15, seed=0)
-    return folder / "p_large"
-
-
 # -- 2.-4. in-process measurements ---------------------------------------------------------------
 def time_in_process(workdir: Path, n_512: int, n_large: int) -> dict[str, float]:
     from PySide6.QtCore import QSettings
@@ -258,7 +226,7 @@ def time_in_process(workdir: Path, n_512: int, n_large: int) -> dict[str, float]
     started = time.perf_counter()
     window.browser.set_filter("Unlabelled")
     window.browser.sort_by(1)
-    window.browser.search.setText("case_01")
+    window.browser.search.setText("case_0001")  # case_000100 .. case_000199: 100 rows
     results["large_filter_sort_search_ms"] = (time.perf_counter() - started) * 1000
     window.browser.search.setText("")
     window.browser.set_grid_mode(True)

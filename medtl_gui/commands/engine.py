@@ -19,6 +19,15 @@
 - ``medtl export --run DIR --format torchscript|onnx``: the model plus a
   model card.
 
+Domain adaptation: ``medtl train DATA --domain-adaptation adabn|dsbn|dann``
+with target images from ``--target-data FILE.npz`` (unlabelled) or, for a
+project, its images in domain ``--target-domain NAME`` (default ``target``;
+see ``medtl domain``). The run's ``best``/``last`` checkpoints are for the
+source domain; AdaBN and DSBN add a ``target`` checkpoint (target batch-norm
+statistics), DANN's ``best`` serves both. ``medtl evaluate|predict ...
+--domain target`` picks the target checkpoint (a project's split is then
+restricted to the target domain's images).
+
 ``medtl train`` without options uses the default recipe (see
 ``medtl_gui.core.training.recipes``); ``--recipe`` picks another one.
 """
@@ -58,6 +67,9 @@ TRAIN_OPTIONS: dict[str, tuple[str, type, str]] = {
     "--task": ("task", str, "classification, regression or segmentation (default: from the data)"),
     "--patches-per-image": ("patches_per_image", int, "segmentation: random training patches per image and epoch"),
     "--foreground-fraction": ("foreground_fraction", float, "segmentation: share of patches centred on a label"),
+    "--domain-adaptation": ("domain_adaptation", str, "none, adabn, dsbn or dann (needs target-domain images)"),
+    "--target-domain": ("target_domain", str, "project: the domain name of the target images (default target)"),
+    "--dann-weight": ("dann_weight", float, "dann: weight of the domain-classifier loss"),
 }
 
 
@@ -75,23 +87,33 @@ def register(sub: Any) -> None:
                    help="named recipe to start from (default: balanced; not with --config)")
     for option, (field, kind, text) in TRAIN_OPTIONS.items():
         p.add_argument(option, dest=field, type=kind, default=None, help=text)
+    p.add_argument("--target-data", type=Path, metavar="FILE.npz",
+                   help="domain adaptation: its images (every *_images array) are the unlabelled target domain")
     p.add_argument("--run-dir", type=Path, help="folder for this run (default: DATA's runs/<new id>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run from its last epoch")
     p.add_argument("--weights-dir", type=Path, help="weight store folder (default: $MEDTL_WEIGHTS_DIR or user data)")
     p.add_argument("--json", action="store_true", help="print the final report as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    from medtl_gui.core.training.distributed_launch import add_launch_options
+
+    add_launch_options(p)  # --nproc-per-node N etc.: the same engine under torch DDP
     p.set_defaults(func=run_train)
 
     p = sub.add_parser("evaluate", help="evaluate a trained run on a split of a project or .npz")
     p.add_argument("data", metavar="DATA", help="project folder or .npz (may differ from the training data)")
     p.add_argument("--run", type=Path, required=True, help="run folder")
     p.add_argument("--split", default="test", choices=("train", "val", "test"))
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last", "target"))
+    p.add_argument("--domain", choices=("source", "target"),
+                   help="domain-adaptation run: 'target' evaluates with the target-domain checkpoint (adapted "
+                        "batch-norm statistics); a project's split is then restricted to the run's target domain")
     p.add_argument("--threshold", type=float, help="binary decision threshold (default: the run's)")
     p.add_argument("--no-ci", action="store_true", help="skip bootstrap confidence intervals")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.add_argument("--flips", action="store_true", help="segmentation: average with flipped predictions")
+    p.add_argument("--tta", default="none", choices=("none", "flips", "flips+rot", "full"),
+                   help="test-time augmentation: average over flips, 90-degree rotations, zooms")
     p.set_defaults(func=run_evaluate)
 
     weights = sub.add_parser("weights", help="manage the offline weight store")
@@ -162,10 +184,20 @@ def _register_predict_and_export(sub: Any) -> None:
     p.add_argument("--run", type=Path, required=True, help="run folder")
     p.add_argument("--out", type=Path, help="write the CSV here (default: CSV on stdout)")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"))
+    p.add_argument("--checkpoint", default="best", choices=("best", "last", "target"))
+    p.add_argument("--domain", choices=("source", "target"),
+                   help="domain-adaptation run: 'target' predicts with the target-domain checkpoint")
     p.add_argument("--split", choices=("train", "val", "test", "unassigned"), help="project: only this split")
     p.add_argument("--unlabelled", action="store_true", help="project: only images without a label")
     p.add_argument("--no-proposals", action="store_true", help="project: do not store proposals")
+    p.add_argument("--tta", default="none", choices=("none", "flips", "flips+rot", "full"),
+                   help="test-time augmentation: average over flips, 90-degree rotations, zooms")
+    p.add_argument("--identified", action="store_true",
+                   help="project: keep patient ids, UIDs and paths in the output (logged as such)")
+    p.add_argument("--masks-dir", type=Path, help="segmentation run on files: write masks here (default: "
+                                                   "<CSV folder>/masks)")
+    p.add_argument("--mask-format", default="png", choices=("png", "nifti", "dicom-seg"),
+                   help="segmentation run on files: mask file format")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=run_predict)
 
@@ -185,9 +217,10 @@ def _user_errors():
     from medtl_gui.core.models.zoo import UnknownModelError
     from medtl_gui.core.training.config import ConfigError
 
+    from medtl_gui.core.inference.ensemble import EnsembleError
     from medtl_gui.core.inference.export import ExportError
 
-    return (ConfigError, DataError, WeightsError, UnknownModelError, ExportError)
+    return (ConfigError, DataError, WeightsError, UnknownModelError, ExportError, EnsembleError)
 
 
 def _store(directory: Path | None):
@@ -227,34 +260,76 @@ def _config_from_args(args: argparse.Namespace, data):
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``medtl train``."""
     from medtl_gui.commands.segmentation_engine import run_segmentation_train, wants_segmentation
+    from medtl_gui.core.training import distributed_launch
 
+    try:
+        job = distributed_launch.launch_plan(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     if wants_segmentation(args):
+        if job is not None or distributed_launch.launched_by_torchrun():
+            raise UsageError("segmentation training runs in a single process (no --nproc-per-node or torchrun)")
         return run_segmentation_train(args, TRAIN_OPTIONS)
+    if job is not None and not distributed_launch.launched_by_torchrun():
+        return _launch_train(args, job)
     from medtl_gui.core.training.console_progress import ConsoleProgress
+    from medtl_gui.core.training.distributed import DistributedError, process_group
     from medtl_gui.core.training.control import RunControl
     from medtl_gui.core.training.engine import train
 
     try:
         data = _open_data(args.data)
+        if args.target_data is not None:
+            from medtl_gui.core.data.target_domain import with_target_npz
+
+            with_target_npz(data, args.target_data)
         config = _config_from_args(args, data)
         control = RunControl()
         previous = signal.signal(signal.SIGINT, lambda *_: control.cancel())
         try:
-            result = train(config, data, ConsoleProgress(quiet=args.quiet), control, run_dir=args.run_dir,
-                           resume_from=args.resume, weight_store=_store(args.weights_dir))
+            with process_group(config.device) as context:  # torchrun's processes join their job here
+                main_rank = context is None or context.is_main
+                result = train(config, data, ConsoleProgress(quiet=args.quiet or not main_rank), control,
+                               run_dir=args.run_dir, resume_from=args.resume, weight_store=_store(args.weights_dir))
         finally:
             signal.signal(signal.SIGINT, previous)
     except _user_errors() as exc:
         raise UsageError(str(exc)) from exc
+    except DistributedError as exc:  # another process failed first; it printed the details
+        raise UsageError(str(exc)) from exc
     except FileExistsError as exc:
         raise UsageError(str(exc)) from exc
-    if args.json:
+    if args.json and main_rank:
         print(json.dumps(result.report, indent=2))
-    elif not args.quiet and "test" in result.report:
+    elif not args.quiet and main_rank and "test" in result.report:
         test = result.report["test"]
         keys = [k for k in ("accuracy", "balanced_accuracy", "auc", "f1", "mae") if test.get(k) is not None]
         print("test: " + ", ".join(f"{k} {test[k]:.4f}" for k in keys), file=sys.stderr)
     return {"completed": 0, "early_stopped": 0, "cancelled": 130}.get(result.status, 1)
+
+
+def _launch_train(args: argparse.Namespace, job) -> int:
+    """``medtl train --nproc-per-node N``: check the settings here, then start the processes with torchrun."""
+    from medtl_gui.core.training.distributed_launch import launch, train_arguments
+    from medtl_gui.core.training.strategies import get_strategy
+
+    try:
+        data = _open_data(args.data)
+        config = _config_from_args(args, data)
+        config.validate()
+    except _user_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    if config.domain_adaptation != "none" or args.target_data is not None:
+        raise UsageError("domain adaptation runs in a single process: leave out --nproc-per-node")
+    if get_strategy(config.strategy).uses_feature_cache and config.cache_features:
+        print("feature extraction with cached features runs in a single process (it is already fast)",
+              file=sys.stderr)
+        args.nproc_per_node = None
+        return run_train(args)
+    if config.batch_size % job.world_size:
+        raise UsageError(f"--batch-size {config.batch_size} is the global batch: it must be a multiple of the "
+                         f"{job.world_size} processes")
+    return launch(job, train_arguments(args, TRAIN_OPTIONS))
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -263,6 +338,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from medtl_gui.commands.segmentation_engine import is_segmentation_run, run_segmentation_evaluate
 
     if is_segmentation_run(args.run):
+        if args.tta not in ("none", "flips"):
+            raise UsageError("segmentation runs support --tta none or flips")
+        args.flips = args.flips or args.tta == "flips"
         return run_segmentation_evaluate(args)
     from medtl_gui.core.evaluation.run_evaluation import evaluate_run
 
@@ -272,8 +350,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
             images = data.split(args.split)
         except KeyError as exc:
             raise UsageError(f"{args.data}: {exc.args[0]}") from exc
+        checkpoint = args.checkpoint
+        if args.domain is not None:
+            from medtl_gui.core.training.domain_adaptation import evaluation_inputs_for_domain
+
+            try:
+                checkpoint, images = evaluation_inputs_for_domain(args.run, args.domain, data, images)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from exc
         result = evaluate_run(args.run, images, threshold=args.threshold, confidence_intervals=not args.no_ci,
-                              device=args.device, checkpoint=args.checkpoint)
+                              device=args.device, checkpoint=checkpoint, tta=args.tta)
     except _user_errors() as exc:
         raise UsageError(str(exc)) from exc
     result["split"] = args.split
@@ -288,6 +374,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"  {key:18s} {result[key]:.4f}{ci}")
     if "confusion_matrix" in result:
         print(f"  confusion matrix (rows true {result['class_names']}): {result['confusion_matrix']}")
+    if result.get("members"):
+        from medtl_gui.core.inference.ensemble_evaluation import member_table
+
+        print("\n".join(["members and ensemble side by side:", *member_table(result)]))
     return 0
 
 
@@ -431,20 +521,42 @@ def run_predict(args: argparse.Namespace) -> int:
     from medtl_gui.commands.segmentation_engine import is_segmentation_run, run_segmentation_predict
 
     if is_segmentation_run(args.run):
+        if args.tta != "none":
+            raise UsageError("--tta is not available for segmentation predictions yet (medtl evaluate --tta flips is)")
+        if not any((Path(i) / "project.sqlite").is_file() for i in args.inputs):
+            from medtl_gui.commands.predict_files import run_mask_file_predict
+
+            return run_mask_file_predict(args)
         return run_segmentation_predict(args)
     from medtl_gui.core.inference.location_prediction import predict_locations
     from medtl_gui.core.inference.prediction_table import write_predictions, write_predictions_csv
     from medtl_gui.core.inference.trained_model import load_trained_model
 
     try:
-        trained = load_trained_model(args.run, args.checkpoint)
+        checkpoint = args.checkpoint
+        if args.domain is not None:
+            from medtl_gui.core.training.domain_adaptation import checkpoint_for_domain
+
+            try:
+                checkpoint = checkpoint_for_domain(args.run, args.domain)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from exc
+        trained = load_trained_model(args.run, checkpoint, tta=args.tta)
         found = predict_locations(trained, args.inputs, split=args.split, unlabelled_only=args.unlabelled,
                                   device=args.device, store_proposals=not args.no_proposals)
     except _user_errors() as exc:
         raise UsageError(str(exc)) from exc
     rows, skipped = found.rows, found.skipped
+    if found.project is not None and not args.identified:  # leaving the project: de-identified (privacy rules)
+        from medtl_gui.commands.predict_files import deidentified_project_rows
+
+        rows = deidentified_project_rows(found.project, rows)
     if args.out:
         write_predictions_csv(args.out, rows, trained.class_names, skipped)
+        if found.project is not None:
+            from medtl_gui.commands.predict_files import log_project_export
+
+            log_project_export(found.project, "predictions-csv", args.out, not args.identified, len(rows))
     if args.json:
         print(json.dumps({"run": str(trained.run_dir), "class_names": trained.class_names,
                           "threshold": trained.threshold, "predictions": [r.to_json() for r in rows],

@@ -4,7 +4,11 @@
   creates the project if needed, imports, prints progress on stderr and a
   summary (or the report as JSON on stdout). Exit 0 even when some files were
   skipped (the report lists them); exit 2 when a source does not exist.
-- ``medtl info PROJECT [--json]``: counts per split and class.
+- ``medtl info PROJECT [--json]``: counts per split and class, and per domain.
+- ``medtl domain PROJECT NAME (--ids 1,2,5 | --folder DIR | --all-unlabelled)``:
+  put images into domain NAME (``source`` is the default domain; a target
+  domain is used by ``medtl train --domain-adaptation``). Each change is a
+  history entry.
 - ``medtl demo PROJECT [--force]``: create the built-in demo project; refuses
   a non-empty folder that is not a demo project.
 - ``medtl export-labels PROJECT OUT.csv [--split S] [--identified]`` and
@@ -42,7 +46,8 @@ def register(sub: Any) -> None:
     p.add_argument("--copy", action="store_true", help="copy scan files into the project (default: reference them)")
     p.add_argument("--class-names", help="comma-separated names of .npz label values 0,1,... (e.g. normal,pneumonia)")
     p.add_argument("--limit", type=int, help="import at most N images per source (per split of an .npz)")
-    p.add_argument("--domain", help="domain tag stored on every imported image (site, scanner ...)")
+    p.add_argument("--domain", help="domain of every imported image (site, scanner ...; default source); "
+                                    "e.g. --domain target for domain adaptation")
     p.add_argument("--json", action="store_true", help="print the import report as JSON on stdout")
     p.set_defaults(func=run_import)
 
@@ -50,6 +55,17 @@ def register(sub: Any) -> None:
     p.add_argument("project")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_info)
+
+    p = sub.add_parser("domain", help="put images into a domain (source, or a target domain for adaptation)",
+                       description="Mark images of PROJECT as domain NAME ('source' is the default domain of "
+                                   "every image). Used by medtl train --domain-adaptation --target-domain NAME.")
+    p.add_argument("project")
+    p.add_argument("name", help="domain name (e.g. target, scanner-b; 'source' clears the tag)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--ids", help="comma-separated image ids")
+    which.add_argument("--folder", type=Path, help="every image imported from this folder")
+    which.add_argument("--all-unlabelled", action="store_true", help="every image without a class label")
+    p.set_defaults(func=run_domain)
 
     p = sub.add_parser("demo", help="create the built-in demo project (synthetic scans, no download)")
     p.add_argument("project", help="folder to create (new or empty)")
@@ -115,8 +131,11 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from medtl_gui.core.project.domains import describe_counts, domain_counts
+
     with _open(args.project) as project:
         info = project.info()
+        info["domains"] = domain_counts(project)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -131,6 +150,33 @@ def run_info(args: argparse.Namespace) -> int:
         per_class = ", ".join(f"{name} {n}" for name, n in counts["classes"].items())
         print(f"  {split:<10} {counts['images']:>6} images  ({per_class or 'no classes'};"
               f" unlabelled {counts['unlabelled']})")
+    if info["domains"]:
+        print("domains: " + describe_counts(info["domains"]))
+    return 0
+
+
+def run_domain(args: argparse.Namespace) -> int:
+    """Handler of ``medtl domain``."""
+    from medtl_gui.core.project import ProjectError
+    from medtl_gui.core.project.domains import describe_counts, domain_counts, mark_images, mark_source_folder
+
+    with _open(args.project) as project:
+        try:
+            if args.folder is not None:
+                changed = mark_source_folder(project, args.folder, args.name)
+            else:
+                if args.ids:
+                    try:
+                        ids = [int(part) for part in args.ids.split(",") if part.strip()]
+                    except ValueError as exc:
+                        raise UsageError(f"--ids: expected comma-separated integers, got {args.ids!r}") from exc
+                else:
+                    ids = [record.id for record in project.images(unlabelled=True)]
+                changed = mark_images(project, ids, args.name)
+        except ProjectError as exc:
+            raise UsageError(str(exc)) from exc
+        counts = domain_counts(project)
+    print(f"{changed} image(s) moved to domain {args.name!r}; domains: {describe_counts(counts)}")
     return 0
 
 

@@ -25,6 +25,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
     # start-up probe (benchmarks, installer smoke tests): print READY once the window is on screen, then quit
     parser.add_argument("--quit-after-show", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation (imports, DICOM codecs, a CPU training step, the window "
+                             "offscreen, bundled weights), print a report and exit (non-zero on any failure)")
     return parser.parse_args(argv)
 
 
@@ -33,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
 
     multiprocessing.freeze_support()
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.self_test:
+        from medtl_gui.selftest import main as run_self_test
+
+        return run_self_test(gui=True)
 
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
@@ -69,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
 
         window.project_ready.connect(lambda: QTimer.singleShot(1500, save_and_quit))
     if args.project:
-        window.open_project(Path(args.project))
+        project = Path(args.project)
+        # a *.medtl file (file association) opens the project folder it lies in
+        window.open_project(project.parent if project.is_file() else project)
     elif args.demo:
         window.open_demo_project(demo_project_dir())
     return app.exec()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from medtl_gui.gui.background import BackgroundJob
+from medtl_gui.gui.browser_filter import ImageFilterProxy
 from medtl_gui.gui.browser_model import (
     ALL,
     CLASS_PREFIX,
@@ -38,12 +39,12 @@ from medtl_gui.gui.browser_model import (
     UNCERTAIN,
     UNLABELLED,
     BrowserRow,
-    ImageFilterProxy,
     ImageTableModel,
+    RowTotals,
     load_rows,
     sorted_rows,
-    totals_text,
 )
+from medtl_gui.gui.review.label_next import LABEL_NEXT, LABEL_NEXT_COLUMN, LABEL_NEXT_SORT_TEXT
 from medtl_gui.gui.text_field import TextField
 from medtl_gui.gui.thumbnail_delegate import CELL, ThumbnailDelegate
 from medtl_gui.gui.thumbnails import ThumbnailCache
@@ -55,6 +56,7 @@ COLUMN_WIDTHS: tuple[int, ...] = (190, 70, 48, 64, 90, 44, 80)
 SORT_CHOICES: tuple[tuple[str, int], ...] = (
     ("Sort: file name", 0), ("Sort: label", 1), ("Sort: split", 2), ("Sort: modality", 3),
     ("Sort: patient", 4), ("Sort: has mask", 5), ("Sort: suggestion", 6), ("Sort: order added", -1),
+    (LABEL_NEXT_SORT_TEXT, LABEL_NEXT_COLUMN),
 )
 
 
@@ -73,6 +75,7 @@ class ImageBrowser(QWidget):
         self._colors: dict[str, str] = {}
         self._generation = 0
         self._totals = ""  # the counts line's per-class and per-split part
+        self._row_totals = RowTotals()  # the counts behind it
         self._listed_text = ""  # the filter of images listed by show_listed, "" when none
         self._class_names: list[str] = []
         self._splits: list[str] = []
@@ -167,7 +170,7 @@ class ImageBrowser(QWidget):
 
         def rows_and_totals(project: Any, colors: dict[str, str], progress=None, cancel=None) -> dict[str, Any]:
             rows = load_rows(project, colors, None, sort)
-            return {"rows": rows, "totals": totals_text(rows)}
+            return {"rows": rows, "totals": RowTotals(rows), "splits": sorted({r.split or UNASSIGNED for r in rows})}
 
         job = BackgroundJob(rows_and_totals, self.project, dict(self._colors))
 
@@ -177,7 +180,7 @@ class ImageBrowser(QWidget):
                 return
             if (self.model.sort_column, self.model.sort_order) != sort:  # re-sorted meanwhile
                 rows = sorted_rows(rows, self.model.sort_column, self.model.sort_order)
-            self.set_rows(rows, class_names, presorted=True, totals=totals)
+            self.set_rows(rows, class_names, presorted=True, totals=totals, splits=result["splits"])
             if then is not None:
                 then()
 
@@ -187,13 +190,16 @@ class ImageBrowser(QWidget):
         return job
 
     def set_rows(self, rows: list[BrowserRow], class_names: list[str], presorted: bool = False,
-                 totals: str | None = None) -> None:
-        """Show these rows (keeps the filter when it still exists); ``totals``: their ``totals_text``."""
-        splits = sorted({r.split or UNASSIGNED for r in rows})
+                 totals: RowTotals | None = None, splits: list[str] | None = None) -> None:
+        """Show these rows (keeps the filter when it still exists); ``totals``: their ``RowTotals``;
+        ``splits``: the splits they use (both computed in the background for big projects)."""
+        if splits is None:
+            splits = sorted({r.split or UNASSIGNED for r in rows})
         current = self.current_image_id()
         self._fill_filters(class_names, splits)
         self.model.set_rows(rows, presorted=presorted)
-        self._totals = totals or totals_text(self.model.rows)
+        self._row_totals = totals if totals is not None else RowTotals(self.model.rows)
+        self._totals = self._row_totals.text()
         self._update_counts(totals=False)
         if current is not None:
             self.select_image(current)
@@ -208,8 +214,13 @@ class ImageBrowser(QWidget):
         if self.project is None:
             return
         proxy_row = self._proxy_row_of(advance_from) if advance_from is not None else None
-        self.model.update_rows(load_rows(self.project, self._colors, list(image_ids)))
-        self._update_counts()
+        model = self.model
+        old = [model.rows[i] for i in (model.source_row(image_id) for image_id in image_ids) if i is not None]
+        new = load_rows(self.project, self._colors, list(image_ids))
+        model.update_rows(new)
+        self._row_totals.replace(old, [r for r in new if model.source_row(r.image_id) is not None])
+        self._totals = self._row_totals.text()
+        self._update_counts(totals=False)
         if advance_from is None:
             return
         still = self._proxy_row_of(advance_from)
@@ -293,9 +304,9 @@ class ImageBrowser(QWidget):
 
     def sort_by(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort by a column (-1: order of addition)."""
-        if column < 0:
+        if column < 0:  # -1: order added; LABEL_NEXT_COLUMN: the stored ranking
             self.table.horizontalHeader().setSortIndicator(-1, order)
-            self.proxy.sort(-1, order)
+            self.proxy.sort(column, order)
         else:
             self.table.sortByColumn(column, order)
 
@@ -303,7 +314,7 @@ class ImageBrowser(QWidget):
     def _fill_filters(self, class_names: list[str], splits: list[str]) -> None:
         keep = self.filter_box.currentText() or ALL
         self._class_names, self._splits = list(class_names), list(splits)
-        items = [ALL, UNLABELLED, UNCERTAIN, HAS_MASK, NO_MASK, DISAGREES]
+        items = [ALL, UNLABELLED, UNCERTAIN, HAS_MASK, NO_MASK, DISAGREES, LABEL_NEXT]
         items += [CLASS_PREFIX + c for c in class_names] + [SPLIT_PREFIX + s for s in splits]
         if self._listed_text:
             items.append(self._listed_text)
@@ -331,6 +342,9 @@ class ImageBrowser(QWidget):
             self.sort_box.setCurrentIndex(index)
 
     def _on_filter(self, text: str) -> None:
+        if text == LABEL_NEXT:  # the ranking's order is the point of this filter
+            self.sort_by(LABEL_NEXT_COLUMN)
+            self.sort_box.setCurrentIndex(self.sort_box.findData(LABEL_NEXT_COLUMN))
         self.proxy.set_mode(text)
         self._update_counts(totals=False)
         if not self.table.currentIndex().isValid():
@@ -343,5 +357,6 @@ class ImageBrowser(QWidget):
     def _update_counts(self, totals: bool = True) -> None:
         """The counts line; ``totals=False`` (filter or search changed) reuses the per-class/split totals."""
         if totals or not self._totals:
-            self._totals = totals_text(self.model.rows)
+            self._row_totals = RowTotals(self.model.rows)
+            self._totals = self._row_totals.text()
         self.counts.setText(f"<b>{self.proxy.rowCount()}</b> shown {self._totals}")

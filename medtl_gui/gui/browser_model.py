@@ -1,4 +1,4 @@
-"""The browser's data: one ``BrowserRow`` per image, a Qt table model over them, and the filter/sort proxy.
+"""The browser's data: one ``BrowserRow`` per image and a Qt table model over them (filter: ``browser_filter``).
 
 Rows are built from ``Project.images()`` (one query for the whole project)
 in a background job; the model never queries the store per row, so a
@@ -7,13 +7,15 @@ in a background job; the model never queries the store per row, so a
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import PurePath
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
+
+from medtl_gui.gui.review.label_next import LABEL_NEXT_COLUMN, label_next_key, review_ranks
 
 COLUMNS: tuple[str, ...] = ("Image", "Label", "Split", "Modality", "Patient", "Mask", "Suggestion")
 ROW_ROLE = Qt.ItemDataRole.UserRole  # the BrowserRow of an index
@@ -29,9 +31,13 @@ LISTED_PREFIX = "Listed: "  # a set of images picked elsewhere (e.g. a confusion
 UNASSIGNED = "unassigned"
 
 
-@dataclass(frozen=True)
-class BrowserRow:
-    """What the browser shows of one image (a snapshot; refreshed after edits)."""
+class BrowserRow(NamedTuple):
+    """What the browser shows of one image (a snapshot; refreshed after edits).
+
+    A named tuple, not a frozen dataclass: no ``__dict__`` per row and no
+    ``object.__setattr__`` per field, so 100,000 rows take less memory and
+    are quicker to make. Change one with ``row._replace(...)``.
+    """
 
     image_id: int
     name: str
@@ -47,6 +53,7 @@ class BrowserRow:
     n_frames: int = 1
     sha256: str = ""  # content hash (names the cached thumbnail)
     confidence: float | None = None  # the model's probability of its suggestion
+    review_rank: int | None = None  # place in the stored "label next" ranking (1 = first), None: unranked
 
     @property
     def disagrees(self) -> bool:
@@ -66,22 +73,32 @@ class BrowserRow:
                 "✓" if self.has_mask else "")[column]
 
 
+def _file_name(path: str) -> str:
+    """The last part of a stored path, as ``PurePath(path).name`` but without its parsing cost (100,000 rows)."""
+    trimmed = path.rstrip(_SEPARATORS)
+    cut = max(trimmed.rfind(sep) for sep in _SEPARATORS) if len(_SEPARATORS) > 1 else trimmed.rfind(os.sep)
+    return trimmed[cut + 1:] or path
+
+
+_SEPARATORS = os.sep + (os.altsep or "")
+
+
 def browser_row(record: Any, colors: dict[str, str], suggestion: str = "",
-                confidence: float | None = None) -> BrowserRow:
+                confidence: float | None = None, review_rank: int | None = None) -> BrowserRow:
     """The browser's view of one ``ImageRecord``."""
-    name = PurePath(str(record.path)).name
+    name = _file_name(str(record.path))
     if record.kind == "dicom-series":
         name = f"{name} [series, {record.n_frames} slices]"
     elif record.n_frames > 1:
         name = f"{name} [{record.n_frames} {'slices' if record.kind == 'volume' else 'frames'}]"
-    search = " ".join(str(v) for v in (record.path, record.patient_id, record.series_uid, record.study_uid,
-                                       record.modality, record.note) if v)
+    search = " ".join([str(v) for v in (record.path, record.patient_id, record.series_uid, record.study_uid,
+                                        record.modality, record.note) if v])
     return BrowserRow(
         image_id=record.id, name=name, label=record.label or "", status=record.label_status or "",
         split=record.split or "", modality=record.modality or "", patient=record.patient_id or "",
         has_mask=bool(record.has_mask), suggestion=suggestion, color=colors.get(record.label or ""),
         search_text=search.lower(), n_frames=int(record.n_frames), sha256=record.sha256 or "",
-        confidence=confidence,
+        confidence=confidence, review_rank=review_rank,
     )
 
 
@@ -115,20 +132,63 @@ def suggestions_by_image(project: Any, image_ids: list[int] | None = None) -> di
 
 def sorted_rows(rows: list[BrowserRow], column: int, order: Qt.SortOrder) -> list[BrowserRow]:
     """Rows ordered by a column's text then id (column -1: by id, the order of addition)."""
-    if column < 0:
-        return sorted(rows, key=lambda r: r.image_id, reverse=order == Qt.SortOrder.DescendingOrder)
-    return sorted(rows, key=lambda r: (r.cell(column).lower(), r.image_id),
-                  reverse=order == Qt.SortOrder.DescendingOrder)
+    return [rows[i] for i in sort_order(rows, column, order)]
+
+
+def sort_order(rows: list[BrowserRow], column: int, order: Qt.SortOrder) -> list[int]:
+    """Positions of ``rows`` in the order of a column's text then id (column -1: by id).
+
+    Text columns take two key sorts (by id, then a stable sort by text)
+    instead of tuple keys: a third of the time for 100,000 rows.
+    """
+    reverse = order == Qt.SortOrder.DescendingOrder
+    if column == LABEL_NEXT_COLUMN:
+        keys = [label_next_key(r) for r in rows]
+        return sorted(range(len(rows)), key=keys.__getitem__, reverse=reverse)
+    ids = [r.image_id for r in rows]
+    positions = sorted(range(len(rows)), key=ids.__getitem__, reverse=reverse)
+    if column >= 0:
+        texts = [r.cell(column).lower() for r in rows]
+        positions.sort(key=texts.__getitem__, reverse=reverse)
+    return positions
+
+
+class RowTotals:
+    """The counts behind the counts line: images, masks, images per class and per split.
+
+    Counted once per reload (in the background), then kept up to date by
+    ``replace(old_rows, new_rows)`` after an edit: recounting 100,000 rows on
+    the GUI thread after every label took about 0.1 s.
+    """
+
+    def __init__(self, rows: Sequence[BrowserRow] = ()) -> None:
+        self.per_class = Counter(r.label or "unlabelled" for r in rows)
+        self.per_split = Counter(r.split or UNASSIGNED for r in rows)
+        self.masks = sum(1 for r in rows if r.has_mask)
+        self.images = len(rows)
+
+    def replace(self, old_rows: Sequence[BrowserRow], new_rows: Sequence[BrowserRow]) -> None:
+        """Count ``new_rows`` instead of ``old_rows`` (the same images before and after an edit)."""
+        for rows, sign in ((old_rows, -1), (new_rows, +1)):
+            for r in rows:
+                self.per_class[r.label or "unlabelled"] += sign
+                self.per_split[r.split or UNASSIGNED] += sign
+                self.masks += sign * bool(r.has_mask)
+            self.images += sign * len(rows)
+        for counter in (self.per_class, self.per_split):
+            for key in [k for k, n in counter.items() if n <= 0]:
+                del counter[key]
+
+    def text(self) -> str:
+        """The counts line's fixed part (HTML)."""
+        classes = " · ".join(f"{name} {n}" for name, n in sorted(self.per_class.items()))
+        splits = " · ".join(f"{name} {n}" for name, n in sorted(self.per_split.items()))
+        return f"of {self.images} · {self.masks} with masks<br>{classes}<br>{splits}"
 
 
 def totals_text(rows: list[BrowserRow]) -> str:
     """The counts line's fixed part: images, masks, images per class and per split (HTML)."""
-    per_class = Counter(r.label or "unlabelled" for r in rows)
-    per_split = Counter(r.split or UNASSIGNED for r in rows)
-    masks = sum(1 for r in rows if r.has_mask)
-    classes = " · ".join(f"{name} {n}" for name, n in sorted(per_class.items()))
-    splits = " · ".join(f"{name} {n}" for name, n in sorted(per_split.items()))
-    return f"of {len(rows)} · {masks} with masks<br>{classes}<br>{splits}"
+    return RowTotals(rows).text()
 
 
 def load_rows(project: Any, colors: dict[str, str], image_ids: list[int] | None = None,
@@ -139,7 +199,8 @@ def load_rows(project: Any, colors: dict[str, str], image_ids: list[int] | None 
     """
     records = project.images() if image_ids is None else [project.image(i) for i in image_ids]
     suggestions = suggestions_by_image(project, image_ids)
-    rows = [browser_row(r, colors, *suggestions.get(r.id, ("", None))) for r in records]
+    ranks = review_ranks(project)
+    rows = [browser_row(r, colors, *suggestions.get(r.id, ("", None)), review_rank=ranks.get(r.id)) for r in records]
     return sorted_rows(rows, *sort) if sort is not None else rows
 
 
@@ -158,7 +219,7 @@ class ImageTableModel(QAbstractTableModel):
         """Replace every row, put in the current sort order unless ``presorted`` says they are."""
         self.beginResetModel()
         self.rows = list(rows) if presorted else sorted_rows(list(rows), self.sort_column, self.sort_order)
-        self._row_of = {r.image_id: i for i, r in enumerate(self.rows)}
+        self._row_of = dict(zip([r.image_id for r in self.rows], range(len(self.rows))))
         self.endResetModel()
 
     def update_rows(self, rows: list[BrowserRow]) -> None:
@@ -182,15 +243,12 @@ class ImageTableModel(QAbstractTableModel):
             return
         self.layoutAboutToBeChanged.emit()
         old_rows = self.rows
-        if column < 0:
-            keys = [r.image_id for r in old_rows]
-        else:
-            keys = [(r.cell(column).lower(), r.image_id) for r in old_rows]
-        order_of = sorted(range(len(old_rows)), key=keys.__getitem__,
-                          reverse=order == Qt.SortOrder.DescendingOrder)
+        order_of = sort_order(old_rows, column, order)
         self.rows = [old_rows[i] for i in order_of]
-        new_position = {old: new for new, old in enumerate(order_of)}
-        self._row_of = {r.image_id: i for i, r in enumerate(self.rows)}
+        new_position = [0] * len(order_of)
+        for new, old in enumerate(order_of):
+            new_position[old] = new
+        self._row_of = dict(zip([r.image_id for r in self.rows], range(len(self.rows))))
         persistent = self.persistentIndexList()
         self.changePersistentIndexList(
             persistent, [self.index(new_position[p.row()], p.column()) for p in persistent])
@@ -212,8 +270,10 @@ class ImageTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        row = self.rows[index.row()]
-        column = index.column()
+        return self.row_data(self.rows[index.row()], index.column(), role)
+
+    def row_data(self, row: BrowserRow, column: int, role: int):
+        """What ``data`` answers for a row's column and role (the filter proxy asks it directly)."""
         if role == Qt.ItemDataRole.DisplayRole:
             return row.cell(column)
         if role == ROW_ROLE:
@@ -230,68 +290,3 @@ class ImageTableModel(QAbstractTableModel):
                 parts.append(f"model suggests: {row.cell(6)}")
             return "\n".join(parts)
         return None
-
-
-class ImageFilterProxy(QSortFilterProxyModel):
-    """Filters rows by a mode (``ALL``, ``UNLABELLED``, ``CLASS_PREFIX + name`` ...) and search text."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.mode = ALL
-        self.text = ""
-        self.listed: frozenset[int] = frozenset()  # the images of a LISTED_PREFIX mode
-        self.setDynamicSortFilter(True)
-
-    def set_mode(self, mode: str) -> None:
-        """Show only the rows of a filter mode."""
-        self._change_filter(lambda: setattr(self, "mode", mode or ALL))
-
-    def set_listed(self, image_ids: frozenset[int]) -> None:
-        """The images a ``LISTED_PREFIX`` mode shows."""
-        self._change_filter(lambda: setattr(self, "listed", frozenset(image_ids)))
-
-    def set_text(self, text: str) -> None:
-        """Show only rows whose search text holds every word of ``text``."""
-        self._change_filter(lambda: setattr(self, "text", text.strip().lower()))
-
-    def _change_filter(self, change) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9
-            self.beginFilterChange()
-            change()
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            change()
-            self.invalidateFilter()
-
-    def accepts(self, row: BrowserRow) -> bool:
-        """True when ``row`` passes the filter mode and the search text."""
-        mode = self.mode
-        if mode == UNLABELLED and (row.label or row.status in ("uncertain", "skipped")):
-            return False
-        if mode == UNCERTAIN and row.status not in ("uncertain", "skipped"):
-            return False
-        if mode == HAS_MASK and not row.has_mask:
-            return False
-        if mode == NO_MASK and row.has_mask:
-            return False
-        if mode == DISAGREES and not row.disagrees:
-            return False
-        if mode.startswith(CLASS_PREFIX) and row.label != mode[len(CLASS_PREFIX):]:
-            return False
-        if mode.startswith(LISTED_PREFIX) and row.image_id not in self.listed:
-            return False
-        if mode.startswith(SPLIT_PREFIX):
-            wanted = mode[len(SPLIT_PREFIX):]
-            if (row.split or UNASSIGNED) != wanted:
-                return False
-        return not self.text or all(word in row.search_text for word in self.text.split())
-
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        if self.mode == ALL and not self.text:
-            return True
-        return self.accepts(self.sourceModel().rows[source_row])
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Sort by letting the source model reorder its list (a key sort: milliseconds for 10,000 rows,
-        where the proxy's pairwise ``lessThan`` calls into Python would take about a second)."""
-        self.sourceModel().sort(column, order)

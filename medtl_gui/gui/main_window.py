@@ -29,6 +29,7 @@ from medtl_gui import __version__
 from medtl_gui.gui.app_settings import AppSettings, app_settings_store
 from medtl_gui.gui.background import BackgroundJob
 from medtl_gui.gui.browser import ImageBrowser
+from medtl_gui.gui.browser_model import ROW_ROLE
 from medtl_gui.gui.class_labelling import ClassLabelling
 from medtl_gui.gui.dialogs.import_summary import ImportSummaryDialog
 from medtl_gui.gui.image_loading import LoadedImage, load_image
@@ -36,6 +37,8 @@ from medtl_gui.gui.job_runner import JobRunner
 from medtl_gui.gui.label_panel import LabelPanel
 from medtl_gui.gui.label_styles import styled_seg_labels
 from medtl_gui.gui.metadata_panel import MetadataPanel
+from medtl_gui.gui.review.rank_job import RankingController
+from medtl_gui.gui.review.saliency_job import SaliencyController
 from medtl_gui.gui.scan_loader import ScanLoader
 from medtl_gui.gui.segmentation.editor import SegmentationEditor
 from medtl_gui.gui.segmentation.mask_saver import MaskSaver
@@ -46,6 +49,10 @@ from medtl_gui.gui.window_actions import WindowActions
 
 #: how many recent projects File ▸ Recent projects keeps
 RECENT_LIMIT = 10
+#: neighbours of the image on screen are decoded ahead; those with more frames (slices) than this
+#: (volumes: hundreds of MB each, twice that while decoding) only one at a time, the nearest, once
+#: the image on screen has loaded
+PREFETCH_MAX_FRAMES = 32
 
 
 class MainWindow(QMainWindow):
@@ -60,6 +67,7 @@ class MainWindow(QMainWindow):
         self.resize(1440, 900)
         self.project: Any = None
         self.current_id: int | None = None
+        self._browse_row, self._browse_step = -1, 1  # browser row of the image shown, direction of travel
         self._project_serial = 0  # part of the loader's keys: image ids repeat across projects
         self.settings: QSettings = app_settings_store()
         self.preferences = AppSettings.load(self.settings)
@@ -99,6 +107,8 @@ class MainWindow(QMainWindow):
         self.label_panel.edit_classes_requested.connect(self.edit_classes)
         self.metadata_panel = MetadataPanel()
         self.training = TrainingController(self)
+        self.ranking = RankingController(self)
+        self.saliency = SaliencyController(self)
 
         self.window_actions = WindowActions(self)
         self.actions_by_name = self.window_actions.actions
@@ -108,7 +118,7 @@ class MainWindow(QMainWindow):
         self.seg_panel.edit_labels_requested.connect(self.edit_seg_labels)
         self.docks: dict[str, QDockWidget] = {}
         for title, widget in (("Label", self.label_panel), ("Segmentation", self.seg_panel),
-                              ("Metadata", self.metadata_panel)):
+                              ("Metadata", self.metadata_panel), ("Saliency", self.saliency.panel)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{title}")
             scroll = QScrollArea()
@@ -119,6 +129,7 @@ class MainWindow(QMainWindow):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.docks[title] = dock
         self.tabifyDockWidget(self.docks["Label"], self.docks["Metadata"])
+        self.tabifyDockWidget(self.docks["Label"], self.docks["Saliency"])
         self.docks["Label"].raise_()
         self.training.build_docks()
         self.window_actions.build_menus()
@@ -227,9 +238,34 @@ class MainWindow(QMainWindow):
         self.current_id = image_id
         self.labelling.set_image(image_id)
         project, serial = self.project, self._project_serial
+        row = self.browser.table.currentIndex().row()
+        self._browse_step = -1 if 0 <= row < self._browse_row else 1
+        self._browse_row = row
         self.loader.request((serial, image_id), lambda: load_image(project, image_id))
         for other in self.browser.neighbour_ids(2):
-            self.loader.prefetch((serial, other), lambda i=other: load_image(project, i))
+            if not self._is_volume(other):  # volumes: see _prefetch_nearest_volume
+                self.loader.prefetch((serial, other), lambda i=other: load_image(project, i))
+
+    def _is_volume(self, image_id: int) -> bool:
+        """True for an image with more than ``PREFETCH_MAX_FRAMES`` frames (slices)."""
+        model = self.browser.model
+        source = model.source_row(image_id)
+        return source is not None and model.rows[source].n_frames > PREFETCH_MAX_FRAMES
+
+    def _prefetch_nearest_volume(self) -> None:
+        """Decode the neighbouring volume the user is heading for (the next row in the direction of the
+        last step; at the end of the list, the other one), now that the image on screen has loaded: one
+        speculative volume decode at a time, and the cache keeps the volumes around the one on screen."""
+        project, serial, proxy = self.project, self._project_serial, self.browser.proxy
+        row = self.browser.table.currentIndex().row()
+        if row < 0:
+            return
+        ahead = row + self._browse_step if 0 <= row + self._browse_step < proxy.rowCount() else row - self._browse_step
+        if not 0 <= ahead < proxy.rowCount():
+            return
+        other = proxy.index(ahead, 0).data(ROW_ROLE).image_id
+        if self._is_volume(other) and not self.loader.holds((serial, other)):
+            self.loader.prefetch((serial, other), lambda: load_image(project, other))
 
     def _on_image_loaded(self, key: tuple[int, int], loaded: LoadedImage) -> None:
         serial, image_id = key
@@ -242,6 +278,7 @@ class MainWindow(QMainWindow):
         if loaded.problems:
             self.statusBar().showMessage("; ".join(loaded.problems), 8000)
         self.image_shown.emit(image_id)
+        self._prefetch_nearest_volume()
 
     def _on_image_failed(self, key: tuple[int, int], message: str) -> None:
         serial, image_id = key

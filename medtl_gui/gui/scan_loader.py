@@ -7,8 +7,9 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-#: default memory budget of the cache (decoded volumes can be hundreds of MB each)
-DEFAULT_CACHE_BYTES = 1_500_000_000
+#: default memory budget of the cache (decoded volumes can be hundreds of MB each; with the scan on
+#: screen and two loads in flight the application stays well under 2 GB)
+DEFAULT_CACHE_BYTES = 768_000_000
 
 
 class _LoadSignals(QObject):
@@ -73,6 +74,10 @@ class ScanLoader(QObject):
         if value is not None:
             self._cache.move_to_end(key)
         return value
+
+    def holds(self, key: object) -> bool:
+        """True when ``key``'s value is cached or being loaded (without marking it as used)."""
+        return key in self._cache or key in self._in_flight
 
     def request(self, key: object, load: Callable[[], object]) -> None:
         """Deliver ``key``'s value by ``loaded`` (at once when cached), loading it with ``load()`` if needed."""

@@ -76,6 +76,11 @@ class WindowActions:
             tip="Predict the unlabelled images with the active run: suggestions to confirm (Enter) or correct")
         add("show_runs", "Run &history", training.show_runs, "Ctrl+Shift+R", "curves",
             tip="Every run of the project: reopen, compare, continue, set the active model")
+        add("predict_folder", "Predict &folder…", lambda: _show_batch_predict(w), None, "predict",
+            tip="Predict scan files and folders with a trained run into a CSV (segmentation: mask files)")
+        add("rank_unlabelled", "&Rank unlabelled images…", w.ranking.choose_and_rank, None, "list",
+            tip="Active learning: order the unlabelled images by what the active run would learn most from "
+                "(browser filter 'Label next')")
         self.actions["pause_training"].setEnabled(False)
         self.actions["stop_training"].setEnabled(False)
         # Segment
@@ -109,6 +114,10 @@ class WindowActions:
         add("auto_window", "&Auto window", lambda: viewer.set_preset_by_index(0), "R", "window")
         add("grid_view", "Thumbnail &grid", lambda on: w.browser.set_grid_mode(on), "Ctrl+G", "grid",
             checkable=True)
+        add("toggle_saliency", "Saliency &heat-map", lambda on: w.saliency.set_enabled(on), "H", "window",
+            tip="Grad-CAM of the active run's decision over the image (Saliency panel: class, opacity)",
+            checkable=True)
+        w.saliency.panel.toggled.connect(self.actions["toggle_saliency"].setChecked)
         # Help
         add("shortcuts", "&Keyboard shortcuts", w.show_shortcuts, "F1", "keyboard")
         add("about", "&About MedTL", w.show_about, None, "info")
@@ -178,6 +187,8 @@ class WindowActions:
         train_menu.addSeparator()
         train_menu.addAction(a["apply_model"])
         train_menu.addAction(a["show_runs"])
+        train_menu.addAction(a["predict_folder"])
+        train_menu.addAction(a["rank_unlabelled"])
         self.train_menu = train_menu
         view_menu = bar.addMenu("&View")
         for key in ("next_image", "previous_image", "next_slice", "previous_slice"):
@@ -188,6 +199,7 @@ class WindowActions:
         self.preset_menu = view_menu.addMenu("Window preset")
         view_menu.addSeparator()
         view_menu.addAction(a["grid_view"])
+        view_menu.addAction(a["toggle_saliency"])
         self.panels_menu = view_menu.addMenu("Panels")
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(a["shortcuts"])
@@ -280,3 +292,10 @@ class WindowActions:
             self.label_menu.addSeparator()
         for key in ("clear_label", "uncertain", "skip", "confirm", "note"):
             self.label_menu.addAction(self.actions[key])
+
+
+def _show_batch_predict(window: "MainWindow") -> None:
+    """Train ▸ Predict folder… (the dialog module loads on first use)."""
+    from medtl_gui.gui.dialogs.batch_predict_dialog import show_batch_predict_dialog
+
+    show_batch_predict_dialog(window)

@@ -31,22 +31,32 @@ def evaluate_run(
     device: str = "auto",
     checkpoint: str = "best",
     seed: int = 0,
+    tta: str = "none",
 ) -> dict[str, Any]:
     """Metrics of run ``run_dir``'s model on ``images``, as a JSON-ready dict.
 
     Classification: accuracy, balanced accuracy, precision, recall
     (sensitivity), specificity, F1, ROC AUC, confusion matrix, per-class
     figures and (by default) bootstrap 95% intervals. Regression: MAE, MSE.
-    The decision threshold defaults to the one the run chose.
+    The decision threshold defaults to the one the run chose. ``tta``:
+    test-time augmentation (``none``, ``flips``, ``flips+rot``, ``full``).
+    ``run_dir`` may be an ensemble folder: the result then also holds
+    ``members``, each member's metrics beside the ensemble's.
     """
     from medtl_gui.core.inference.prediction import predict_images
     from medtl_gui.core.inference.trained_model import load_trained_model
 
     if len(images) == 0:
         raise DataError(images.name or "data", "no labelled images to evaluate")
-    trained = load_trained_model(run_dir, checkpoint)
+    trained = load_trained_model(run_dir, checkpoint, tta=tta)
+    if getattr(trained, "members", None) is not None:
+        from medtl_gui.core.inference.ensemble_evaluation import evaluate_ensemble
+
+        targets = _target_mapping(trained.class_names, images.class_names, images.name)[images.targets()]
+        return evaluate_ensemble(trained, images, targets, threshold=threshold,
+                                 confidence_intervals=confidence_intervals, device=device, seed=seed)
     probabilities = predict_images(trained, images, device)
-    base = {"run": str(trained.run_dir), "checkpoint": trained.checkpoint, "data": images.name}
+    base = {"run": str(trained.run_dir), "checkpoint": trained.checkpoint, "data": images.name, "tta": tta}
     if not trained.class_names:
         return base | regression_metrics(images.targets().reshape(probabilities.shape), probabilities)
     mapping = _target_mapping(trained.class_names, images.class_names, images.name)

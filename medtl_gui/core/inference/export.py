@@ -143,8 +143,14 @@ def export_run(run_dir: str | os.PathLike, fmt: str = "torchscript", out_dir: st
 
     ``out_dir`` defaults to ``<run>/export``. Raises :class:`ExportError`
     when the format cannot be written (e.g. ``onnx`` missing) or the export
-    does not reproduce the run's outputs within ``TOLERANCE``.
+    does not reproduce the run's outputs within ``TOLERANCE``. An ensemble
+    folder is exported as one file holding every member and the combination
+    (see :mod:`medtl_gui.core.inference.ensemble_export`).
     """
+    if (Path(run_dir) / "ensemble.json").is_file():
+        from medtl_gui.core.inference.ensemble_export import export_ensemble
+
+        return export_ensemble(run_dir, fmt, out_dir)
     if fmt not in EXPORT_FORMATS:
         raise ExportError(run_dir, f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
     trained = load_trained_model(run_dir, checkpoint)

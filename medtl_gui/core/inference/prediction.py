@@ -26,7 +26,8 @@ class ScanToPredict:
 
     ``load()`` returns a :class:`~medtl_gui.core.imaging.scan.Scan` (or a
     pixel array) and may raise. ``image_id`` is set for project images;
-    identifiers given here win over those read from the scan.
+    identifiers given here win over those read from the scan. ``files``:
+    the files the scan is read from (a DICOM series' instances), when known.
     """
 
     source: str
@@ -35,6 +36,7 @@ class ScanToPredict:
     patient_id: str | None = None
     study_uid: str | None = None
     series_uid: str | None = None
+    files: tuple[str, ...] = ()
 
 
 @dataclass
@@ -70,14 +72,20 @@ class PredictionRow:
 
 
 class ModelRunner:
-    """A trained model placed on a device, turning prepared [0, 1] tensors into probabilities."""
+    """A trained model placed on a device, turning prepared [0, 1] tensors into probabilities.
+
+    The model's test-time augmentation (``trained.tta``) is applied here:
+    the probabilities of the transformed batches are averaged.
+    """
 
     def __init__(self, trained: TrainedModel, device: str = "auto"):
         import torch
 
+        from medtl_gui.core.inference.tta import check_tta_mode
         from medtl_gui.core.training.device import plan_execution
 
         self.trained = trained
+        self.tta = check_tta_mode(getattr(trained, "tta", "none"))
         self.plan = plan_execution(device, trained.config.precision, trained.config.channels_last)
         self.model = trained.model.to(self.plan.device).eval()
         if self.plan.channels_last:
@@ -87,11 +95,37 @@ class ModelRunner:
         """Class probabilities (or regression values) of a normalised batch (n, C, S, S)."""
         import torch
 
+        from medtl_gui.core.inference.tta import averaged_probabilities
         from medtl_gui.core.training.losses import output_probabilities
 
+        def predict(batch):
+            return output_probabilities(self.model(batch), self.model.head_kind)
+
         with torch.no_grad(), self.plan.autocast():
-            outputs = self.model(self.plan.to_device(normalised))
-        return output_probabilities(outputs, self.model.head_kind).cpu().numpy().astype(np.float64)
+            outputs = averaged_probabilities(predict, self.plan.to_device(normalised), self.tta)
+        return outputs.cpu().numpy().astype(np.float64)
+
+    def prepare(self, loaded: Any):
+        """The normalised model input (C, S, S) of a scan or pixel array."""
+        prep = self.trained.preprocessing
+        return prep.normalise(prep.prepare(loaded))
+
+    def batch_probabilities(self, prepared: list) -> np.ndarray:
+        """Probabilities of a list of :meth:`prepare` results."""
+        import torch
+
+        return self.probabilities(torch.stack(prepared))
+
+
+def model_runner(trained: Any, device: str = "auto") -> Any:
+    """A :class:`ModelRunner`, or an ``EnsembleRunner`` for an ensemble (``load_trained_model`` of its folder)."""
+    from medtl_gui.core.inference.ensemble import EnsembleModel
+
+    if isinstance(trained, EnsembleModel):
+        from medtl_gui.core.inference.ensemble_prediction import EnsembleRunner
+
+        return EnsembleRunner(trained, device)
+    return ModelRunner(trained, device)
 
 
 def predict_images(trained: TrainedModel, images: LabelledImages, device: str = "auto",
@@ -100,6 +134,12 @@ def predict_images(trained: TrainedModel, images: LabelledImages, device: str = 
     from torch.utils.data import DataLoader
 
     from medtl_gui.core.data.torch_dataset import ImageTensorDataset
+    from medtl_gui.core.inference.ensemble import EnsembleModel
+
+    if isinstance(trained, EnsembleModel):
+        from medtl_gui.core.inference.ensemble_prediction import ensemble_probabilities
+
+        return ensemble_probabilities(trained, images, device, batch_size=batch_size)
 
     runner = ModelRunner(trained, device)
     dataset = ImageTensorDataset(images, trained.preprocessing, None, cache=False)
@@ -112,7 +152,7 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def _prepared(trained: TrainedModel, scan: ScanToPredict) -> tuple[Any, PredictionRow]:
+def _prepared(runner: Any, scan: ScanToPredict) -> tuple[Any, PredictionRow]:
     """Read and prepare one scan; on failure the tensor is None and the row says why."""
     row = PredictionRow(scan.source, scan.image_id, scan.patient_id, scan.study_uid, scan.series_uid)
     try:
@@ -124,7 +164,7 @@ def _prepared(trained: TrainedModel, scan: ScanToPredict) -> tuple[Any, Predicti
         if getattr(row, name) is None:
             setattr(row, name, getattr(loaded, name, None))
     try:
-        tensor = trained.preprocessing.normalise(trained.preprocessing.prepare(loaded))
+        tensor = runner.prepare(loaded)
     except Exception as exc:  # noqa: BLE001 - e.g. pixels that cannot become a 2D image
         row.error = f"cannot be used as model input: {_one_line(exc)}"
         return None, row
@@ -146,20 +186,18 @@ def _fill(trained: TrainedModel, rows: list[PredictionRow], probabilities: np.nd
 def iter_predictions(trained: TrainedModel, scans: Iterable[ScanToPredict], device: str = "auto",
                      batch_size: int = 32) -> Iterator[PredictionRow]:
     """Rows in input order, predicting ``batch_size`` readable scans at a time (memory stays bounded)."""
-    import torch
-
-    runner = ModelRunner(trained, device)
+    runner = model_runner(trained, device)
     pending: list[tuple[Any, PredictionRow]] = []
 
     def flush() -> Iterator[PredictionRow]:
         good = [(t, r) for t, r in pending if t is not None]
         if good:
-            _fill(trained, [r for _, r in good], runner.probabilities(torch.stack([t for t, _ in good])))
+            _fill(trained, [r for _, r in good], runner.batch_probabilities([t for t, _ in good]))
         yield from (r for _, r in pending)
         pending.clear()
 
     for scan in scans:
-        pending.append(_prepared(trained, scan))
+        pending.append(_prepared(runner, scan))
         if sum(t is not None for t, _ in pending) >= batch_size:
             yield from flush()
     yield from flush()

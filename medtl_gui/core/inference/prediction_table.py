@@ -44,3 +44,21 @@ def write_predictions_csv(path: str | os.PathLike, rows: Sequence[PredictionRow]
         write_predictions(stream, rows, class_names, skipped)
     os.replace(temp, path)
     return path
+
+
+def deidentified_rows(rows: Sequence[PredictionRow], salt: str) -> list[PredictionRow]:
+    """Copies of ``rows`` for export out of a project: patient ids pseudonymised, UIDs hashed, paths renamed.
+
+    Uses :func:`medtl_gui.core.privacy.deidentify_record` with the project's
+    salt, so pseudonyms match the project's other de-identified exports.
+    """
+    import dataclasses
+
+    from medtl_gui.core.privacy import deidentify_record
+
+    out = []
+    for row in rows:
+        fields = {"source": row.source, "patient_id": row.patient_id, "study_uid": row.study_uid,
+                  "series_uid": row.series_uid}
+        out.append(dataclasses.replace(row, **deidentify_record(fields, salt=salt)))
+    return out

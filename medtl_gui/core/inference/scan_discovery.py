@@ -31,16 +31,18 @@ def scans_in_paths(paths: Sequence[str | os.PathLike]) -> tuple[list[ScanToPredi
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_file():
-            scans.append(ScanToPredict(str(path), functools.partial(_read, path)))
+            scans.append(ScanToPredict(str(path), functools.partial(_read, path), files=(str(path),)))
         elif path.is_dir():
             plan = plan_folder(path)
             skipped.extend(plan.skipped)
             for item in plan.items:
                 if item.series_uid is not None:
                     load = functools.partial(_read, item.files[0].parent, item.series_uid)
-                    scans.append(ScanToPredict(str(item.files[0].parent), load, series_uid=item.series_uid))
+                    scans.append(ScanToPredict(str(item.files[0].parent), load, series_uid=item.series_uid,
+                                               files=tuple(str(f) for f in item.files)))
                 else:
-                    scans.append(ScanToPredict(str(item.files[0]), functools.partial(_read, item.files[0])))
+                    scans.append(ScanToPredict(str(item.files[0]), functools.partial(_read, item.files[0]),
+                                               files=(str(item.files[0]),)))
         else:
             skipped.append((str(path), "no such file or folder"))
     return scans, skipped

@@ -27,7 +27,8 @@ class TrainedModel:
 
     ``record`` is the run's ``config.json``; ``report`` its ``report.json``
     (empty while the run has not ended); ``threshold`` the binary decision
-    threshold the run chose.
+    threshold the run chose; ``tta`` the test-time augmentation prediction
+    applies (see :mod:`medtl_gui.core.inference.tta`).
     """
 
     model: TransferModel
@@ -39,6 +40,7 @@ class TrainedModel:
     record: dict[str, Any]
     run_dir: Path
     report: dict[str, Any]
+    tta: str = "none"
 
     @property
     def run_id(self) -> str:
@@ -51,14 +53,25 @@ class TrainedModel:
         return self.model.head_kind
 
 
-def load_trained_model(run_dir: str | os.PathLike, checkpoint: str = "best") -> TrainedModel:
+def load_trained_model(run_dir: str | os.PathLike, checkpoint: str = "best", tta: str = "none") -> TrainedModel:
     """The model of checkpoint ``best`` (default; ``last`` if there is no best) of a run, in eval mode.
 
     The decision threshold comes from the run's report (chosen on the
     validation split when the run used ``threshold_policy="youden"``).
+    ``tta``: test-time augmentation mode used when predicting (``none``,
+    ``flips``, ``flips+rot``, ``full``). An ensemble folder (``ensemble.json``)
+    gives an :class:`~medtl_gui.core.inference.ensemble.EnsembleModel`, which
+    prediction, evaluation and export accept in place of a run's model.
     Raises ``FileNotFoundError`` for a folder that is not a run or has no
     checkpoint.
     """
+    from medtl_gui.core.inference.tta import check_tta_mode
+
+    tta = check_tta_mode(tta)
+    if (Path(run_dir) / "ensemble.json").is_file():
+        from medtl_gui.core.inference.ensemble import load_ensemble
+
+        return load_ensemble(run_dir, tta=tta)  # type: ignore[return-value]
     folder = RunFolder.existing(run_dir)
     record = folder.read_config()
     config = TrainConfig.from_dict(record["config"], origin=str(folder.path / RunFolder.CONFIG))
@@ -90,4 +103,4 @@ def load_trained_model(run_dir: str | os.PathLike, checkpoint: str = "best") -> 
     report = folder.read_report() or {}
     threshold = float(report.get("decision_threshold") or config.threshold)
     return TrainedModel(bundle.model, config, preprocessing, class_names, threshold, checkpoint, record,
-                        folder.path, report)
+                        folder.path, report, tta)

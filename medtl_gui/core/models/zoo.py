@@ -93,6 +93,7 @@ def _tv(
     stages: tuple[str, ...],
     description: str,
     licence: str = TORCHVISION_LICENCE,
+    min_input_size: int = 32,
 ) -> ModelSpec:
     return ModelSpec(
         name=name,
@@ -106,6 +107,7 @@ def _tv(
         stages=stages,
         description=description,
         weights=TorchvisionWeightsFile(file_name, licence=licence),
+        min_input_size=min_input_size,
     )
 
 
@@ -143,6 +145,7 @@ _SPECS: tuple[ModelSpec, ...] = (
         61_100_840,
         ("conv1", "conv2", "conv3_5", "fc", "head"),
         "Krizhevsky et al. 2012 ('one weird trick' variant).",
+        min_input_size=63,  # one stride-4 convolution and three max-pools: smaller inputs shrink to nothing
     ),
     _tv(
         "resnet18",

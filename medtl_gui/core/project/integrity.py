@@ -144,7 +144,7 @@ def _find_problems(project: "Project", verify_image_hashes: bool) -> list[Integr
 
 
 # -- database --------------------------------------------------------------------------------
-_ORPHAN_ROW_TABLES = ("labels", "proposals", "masks")
+_ORPHAN_ROW_TABLES = ("labels", "proposals", "masks", "review_ranking")
 
 
 def _database_problems(project: "Project") -> list[IntegrityProblem]:

@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,23 @@ _IMAGE_FROM = (
 )
 
 
+#: a small file in every project folder that the installers associate with MedTL (double-click opens it)
+PROJECT_MARKER = "project.medtl"
+PROJECT_MARKER_SUFFIX = ".medtl"
+
+
+def write_project_marker(root: Path) -> None:
+    """Write ``project.medtl`` into ``root`` if missing (best effort: a read-only folder still opens)."""
+    marker = root / PROJECT_MARKER
+    if marker.exists():
+        return
+    try:
+        marker.write_text("MedTL project: open this file (or its folder) with MedTL.\n"
+                          f"The project's data is in {DATABASE_NAME} and the folders beside it.\n", encoding="utf-8")
+    except OSError:
+        pass
+
+
 class Project(LabelStore, MaskStore, SplitStore, ExportLog):
     """An open project folder. Create with ``create``/``open``/``open_or_create``; close when done.
 
@@ -101,6 +119,7 @@ class Project(LabelStore, MaskStore, SplitStore, ExportLog):
 
         for sub in PROJECT_SUBFOLDERS:
             (root / sub).mkdir(exist_ok=True)
+        write_project_marker(root)
         db = ProjectDatabase(root / DATABASE_NAME)
         try:
             db.connection().execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -113,8 +132,13 @@ class Project(LabelStore, MaskStore, SplitStore, ExportLog):
 
     @classmethod
     def open(cls, folder: str | Path) -> "Project":
-        """Open an existing project; ``ProjectError`` if it is not one or needs a newer MedTL."""
+        """Open an existing project (its folder, or the folder's ``project.medtl`` file).
+
+        ``ProjectError`` if it is not one or needs a newer MedTL.
+        """
         root = Path(folder).expanduser().resolve()
+        if root.suffix == PROJECT_MARKER_SUFFIX and root.is_file():
+            root = root.parent
         if not root.is_dir():
             raise ProjectError(root, "no such project folder")
         if not (root / DATABASE_NAME).is_file():
@@ -136,6 +160,7 @@ class Project(LabelStore, MaskStore, SplitStore, ExportLog):
             recover_pending_masks(db, root)
             for sub in PROJECT_SUBFOLDERS:
                 (root / sub).mkdir(exist_ok=True)
+            write_project_marker(root)  # projects made before the marker existed get it on first open
             remove_stale_partials(root / IMAGES_DIR)  # copies of imports that crashed
         except sqlite3.DatabaseError as exc:
             db.close()
@@ -408,10 +433,17 @@ class Project(LabelStore, MaskStore, SplitStore, ExportLog):
         return self._db
 
 
+@lru_cache(maxsize=4096)
+def _shape(text: str) -> tuple[int, ...]:
+    """An image's shape from its JSON column (memoised: a project has few distinct shapes, and
+    ``json.loads`` per row was most of the time of listing 100,000 images)."""
+    return tuple(json.loads(text))
+
+
 def _image_record(row: tuple) -> ImageRecord:
     return ImageRecord(
         id=row[0], path=row[1], copied=bool(row[2]), sha256=row[3], kind=row[4], modality=row[5],
-        patient_id=row[6], study_uid=row[7], series_uid=row[8], shape=tuple(json.loads(row[9])),
+        patient_id=row[6], study_uid=row[7], series_uid=row[8], shape=_shape(row[9]),
         n_frames=row[10], is_color=bool(row[11]), added_at=row[12], source=row[13], import_batch=row[14],
         domain=row[15], split=row[16], split_origin=row[17], label=row[18], label_status=row[19],
         has_mask=bool(row[20]), note=row[21],

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable
 
 #: the version this code writes; bump it and add a migration when the schema changes
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: application id stored in the SQLite header ("MTL1"), so tools can tell the file apart
 APPLICATION_ID = 0x4D544C31
@@ -153,8 +153,27 @@ def _add_exports_log(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+#: version 3: the stored active-learning order of unlabelled images ("label next"; see core/review)
+SCHEMA_V3_REVIEW_RANKING = """
+CREATE TABLE IF NOT EXISTS review_ranking (
+    image_id   INTEGER PRIMARY KEY REFERENCES images(id),
+    rank       INTEGER NOT NULL,      -- 1 = label first
+    score      REAL NOT NULL,         -- the method's score (higher = more useful to label)
+    method     TEXT NOT NULL,         -- entropy, margin, kcenter, hybrid ...
+    run_id     TEXT,                  -- the run whose model ranked the images
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS review_ranking_rank ON review_ranking(rank);
+"""
+
+
+def _add_review_ranking(conn: sqlite3.Connection) -> None:
+    for statement in _split_statements(SCHEMA_V3_REVIEW_RANKING):
+        conn.execute(statement)
+
+
 #: migrations: ``MIGRATIONS[v]`` upgrades a database from version v to v + 1
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_exports_log}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_exports_log, 2: _add_review_ranking}
 
 #: append-only tables and the triggers that guard them (``medtl check`` restores missing ones)
 GUARD_TRIGGERS: dict[str, str] = {

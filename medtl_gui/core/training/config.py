@@ -27,6 +27,8 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 RETENTIONS = ("none", "l2sp", "lwf")
 TASKS = ("classification", "regression", "segmentation")
 REGRESSION_LOSSES = ("mse", "mae")
+#: domain adaptation methods (see medtl_gui.core.training.domain_adaptation)
+DOMAIN_ADAPTATIONS = ("none", "adabn", "dsbn", "dann")
 
 
 class ConfigError(ValueError):
@@ -84,6 +86,11 @@ class TrainConfig:
     patches_per_image: int = 16  # random training patches per image and epoch
     foreground_fraction: float = 0.5  # share of patches centred on a labelled pixel
     sliding_window_overlap: float = 0.5  # overlap of the windows that predict whole images
+    # domain adaptation (see domain_adaptation.py): target images come from a project's images marked
+    # with domain ``target_domain``, or from ``medtl train --target-data FILE.npz`` (used unlabelled)
+    domain_adaptation: str = "none"  # "none" | "adabn" | "dsbn" | "dann"
+    target_domain: str = "target"
+    dann_weight: float = 1.0  # DANN: weight of the domain loss (the reversal strength follows the lambda schedule)
     # selection and stopping
     monitor: str = "auto"  # "auto": val_auc (classification) or val_mae; or val_loss, val_<metric>
     early_stopping_patience: int | None = None
@@ -147,6 +154,13 @@ class TrainConfig:
         need(0 < self.threshold < 1, "threshold", "must be between 0 and 1")
         need(self.num_workers >= 0, "num_workers", "must be >= 0")
         need(self.validation_samples >= 0, "validation_samples", "must be >= 0")
+        need(self.domain_adaptation in DOMAIN_ADAPTATIONS, "domain_adaptation",
+             f"must be one of {', '.join(DOMAIN_ADAPTATIONS)}")
+        need(bool(self.target_domain) and self.target_domain != "source", "target_domain",
+             "must name a domain other than 'source' (the default domain of every image)")
+        need(self.dann_weight >= 0, "dann_weight", "must be >= 0")
+        need(self.domain_adaptation == "none" or self.task == "classification", "domain_adaptation",
+             "is available for classification only")
         need(self.monitor == "auto" or self.monitor.startswith(("val_", "train_")), "monitor",
              "must be 'auto' or a metric name such as val_auc, val_loss, val_balanced_accuracy")
         if self.task == "segmentation":

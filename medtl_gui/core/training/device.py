@@ -58,6 +58,17 @@ class ExecutionPlan:
         return ", ".join(parts)
 
 
+def loader_workers(requested: int) -> int:
+    """DataLoader worker processes to use: ``requested``, but 0 in a frozen (installer) build.
+
+    A frozen app's child processes would start another copy of the app
+    executable; loading in the main process is safe everywhere.
+    """
+    import sys
+
+    return 0 if getattr(sys, "frozen", False) else requested
+
+
 def cpu_supports_bf16() -> bool:
     """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX on x86 Linux)."""
     if platform.system() != "Linux":

@@ -22,10 +22,12 @@ from medtl_gui.core.data.labelled_images import DataSplits
 from medtl_gui.core.data.sampling import inverse_frequency_weights
 from medtl_gui.core.models.builder import ModelBundle
 from medtl_gui.core.models.weights.store import WeightStore
-from medtl_gui.core.training import checkpoints
+from medtl_gui.core.training import distributed as ddp
 from medtl_gui.core.training.config import ConfigError, TrainConfig
 from medtl_gui.core.training.control import RunControl
 from medtl_gui.core.training.device import ExecutionPlan, plan_execution
+from medtl_gui.core.training.domain_adaptation import prepare_domain_data
+from medtl_gui.core.training.domain_methods import DomainAdaptation, create_domain_adaptation
 from medtl_gui.core.training.epoch_loop import StepRunner, predict, run_training_epoch
 from medtl_gui.core.training.events import (
     EpochEnd,
@@ -114,18 +116,14 @@ def train(
     folder: RunFolder | None = None
     try:
         config.validate()
-        if resume_from is not None:
-            folder = RunFolder.existing(resume_from)
-            _check_resumable(config, folder)
+        if resume_from is not None:  # several processes: rank 0 opens and writes the folder (see distributed.py)
+            folder = ddp.main_process_folder(lambda: _resumable_folder(config, resume_from))
+        data = prepare_domain_data(config, data)  # domain adaptation: source splits + target images
         settings = resolve_settings(config, data)
         plan = plan_execution(config.device, config.precision, config.channels_last)
         bundle = build_run_model(config, settings, weight_store)
         if folder is None:
-            if run_dir is not None:
-                folder = RunFolder.at(run_dir)
-            else:
-                folder = RunFolder.create(data.runs_dir or Path("runs"), f"{config.model}-{config.strategy}")
-            folder.write_config(_config_record(config, data, settings, plan, bundle, folder))
+            folder = ddp.main_process_folder(lambda: _new_folder(config, data, settings, plan, bundle, run_dir))
     except Exception as exc:
         emit(RunFailed(str(exc), str(folder.path) if folder else None))
         raise
@@ -139,6 +137,24 @@ def train(
         folder.write_report(report)
         emit(RunFailed(reason, str(folder.path)))
         return RunResult("failed", folder.path, run.best_epoch, run.best_metric, run.epochs_completed, report, reason)
+
+
+def _resumable_folder(config: TrainConfig, resume_from: str | Path) -> RunFolder:
+    """The interrupted run's folder, after checking that ``config`` may continue it."""
+    folder = RunFolder.existing(resume_from)
+    _check_resumable(config, folder)
+    return folder
+
+
+def _new_folder(config: TrainConfig, data: DataSplits, settings: ResolvedSettings, plan: ExecutionPlan,
+                bundle: ModelBundle, run_dir: str | Path | None) -> RunFolder:
+    """A new run folder (``run_dir`` or a fresh one under the data's runs folder) with its config.json."""
+    if run_dir is not None:
+        folder = RunFolder.at(run_dir)
+    else:
+        folder = RunFolder.create(data.runs_dir or Path("runs"), f"{config.model}-{config.strategy}")
+    folder.write_config(_config_record(config, data, settings, plan, bundle, folder))
+    return folder
 
 
 def _config_record(config: TrainConfig, data: DataSplits, settings: ResolvedSettings, plan: ExecutionPlan,
@@ -186,6 +202,7 @@ class TrainingRun:
         self.bad_epochs = 0
         self.step = 0
         self.started = time.perf_counter()
+        self.adaptation: DomainAdaptation | None = None
 
     # ----------------------------------------------------------------- setup
     def _messages(self) -> None:
@@ -207,17 +224,19 @@ class TrainingRun:
         splits = {"train": s.train, "val": s.val, "test": s.test}
         prep = preprocessing_for(self.bundle, s)
         balanced = s.imbalance == "balanced_sampler"
-        if s.strategy.uses_feature_cache and c.cache_features:
+        if s.strategy.uses_feature_cache and c.cache_features and not ddp.is_distributed():
             cache = FeatureCache(self.data.cache_dir)
             return FeatureBatches(splits, prep, c.batch_size, c.seed, balanced, self.model, self.plan,
                                   f"{self.bundle.weights_id}:{c.seed if self.bundle.weights is None else ''}",
                                   cache, progress=lambda text: self.emit(Message(text)))
-        return ImageBatches(splits, prep, c.augmentation, c.batch_size, c.num_workers, c.seed, balanced)
+        return ddp.image_batches(splits, prep, c.augmentation, c.batch_size, c.num_workers, c.seed, balanced)
 
     def _build_runner(self, batches: ImageBatches) -> StepRunner:
         c, s = self.config, self.settings
         groups = stage_parameter_groups(self.model, c.lr, s.lr_decay, c.weight_decay,
                                         backbone_weight_decay=s.retention != "l2sp")
+        if self.adaptation is not None:
+            groups += self.adaptation.parameter_groups(c.lr, c.weight_decay)
         optimizer = build_optimizer(c.optimizer, groups, c.lr, c.weight_decay, c.momentum)
         per_epoch = batches.batches_per_epoch()
         scheduler = build_scheduler(optimizer, c.schedule, c.epochs * per_epoch, round(c.warmup_epochs * per_epoch))
@@ -232,15 +251,15 @@ class TrainingRun:
             retention = LwFDistillation(self.model, self.bundle.pretrained_head, c.lwf_temperature).to(
                 self.plan.device, self.plan.channels_last)
         scaler = torch.amp.GradScaler("cuda") if self.plan.needs_grad_scaler() else None
-        return StepRunner(self.model, self.plan, loss_fn, optimizer, scheduler, retention, s.alpha, c.beta,
-                          batches.features_mode, scaler)
+        return ddp.step_runner(StepRunner(self.model, self.plan, loss_fn, optimizer, scheduler, retention, s.alpha,
+                                          c.beta, batches.features_mode, scaler, domain_objective=self.adaptation))
 
     def _restore(self, runner: StepRunner) -> int:
-        if not checkpoints.checkpoint_exists(self.folder.checkpoints, "last"):
+        if not ddp.checkpoint_exists(self.folder.checkpoints, "last"):
             self.emit(Message("the run has no completed epoch yet: starting from the beginning", "warning"))
             self.folder.truncate_metrics(0)
             return 0
-        record = checkpoints.restore_training_state(self.folder.checkpoints, "last", self.model,
+        record = ddp.restore_training_state(self.folder.checkpoints, "last", self.model,
                                                     runner.optimizer, runner.scheduler)
         self.epochs_completed = int(record["epoch"]) + 1
         self.step = int(record["step"])
@@ -255,12 +274,16 @@ class TrainingRun:
         """Train all epochs (or until stopped) and write the report."""
         make_deterministic()
         self._messages()
+        self.adaptation = create_domain_adaptation(self.config, self.data, self.model, self.plan)
         self.model.to(self.plan.device)
         if self.plan.channels_last:
             self.model.to(memory_format=torch.channels_last)
         batches = self._build_batches()
         runner = self._build_runner(batches)
         start_epoch = self._restore(runner) if self.resumed else 0
+        if self.adaptation is not None:
+            self.adaptation.attach(preprocessing_for(self.bundle, self.settings), self.step,
+                                   self.config.epochs * batches.batches_per_epoch())
         strategy, n_stages = self.settings.strategy, len(self.model.stages())
         val_loader = batches.eval_loader("val")
         sample_at = sample_indices(len(self.settings.val or []), self.config.validation_samples)
@@ -279,7 +302,9 @@ class TrainingRun:
             first = strategy.first_trainable_stage(n_stages, epoch, self.config)
             trainable = apply_trainable_stages(self.model, first)
             set_training_mode(self.model, first)
+            ddp.prepare_epoch(runner)
             outcome = run_training_epoch(runner, batches.train_loader(epoch), epoch, self.step, self.control, self.emit)
+            outcome = ddp.combine_outcome(outcome)
             self.step = outcome.step
             if outcome.cancelled:
                 status = "cancelled"
@@ -295,11 +320,13 @@ class TrainingRun:
         """Validate, record, checkpoint and report one epoch; True to stop early."""
         record: dict[str, Any] = {"epoch": epoch, "train_loss": outcome.mean_loss}
         confusion = None
-        predictions = predict(runner, val_loader) if val_loader is not None else None
+        predictions = ddp.gather_predictions(predict(runner, val_loader)) if val_loader is not None else None
         if predictions is not None:
             metrics = split_metrics(predictions, self.class_names, self.config.threshold)
             record.update(flat_metrics("val", metrics))
             confusion = metrics.get("confusion_matrix")
+        if self.adaptation is not None:
+            record.update(self.adaptation.epoch_metrics())
         record.update({"lr": runner.lr, "seconds": outcome.seconds,
                        "train_images_per_s": outcome.images / outcome.seconds if outcome.seconds > 0 else None,
                        "trainable_stages": trainable})
@@ -312,10 +339,12 @@ class TrainingRun:
         self.epochs_completed = epoch + 1
         state = {"epoch": epoch, "step": self.step, "best_epoch": self.best_epoch, "best_metric": self.best_metric,
                  "bad_epochs": self.bad_epochs, "monitor": self.settings.monitor, "saved": utc_now()}
-        if improved:
-            checkpoints.save_checkpoint(self.folder.checkpoints, "best", self.model, state)
-        checkpoints.save_checkpoint(self.folder.checkpoints, "last", self.model, state, runner.optimizer, runner.scheduler)
+        # crash order: metrics line, then 'last', then 'best' (a resume drops metrics of epochs after 'last'
+        # and rewrites 'best' from 'last' when a kill fell between the two; see checkpoints.recover_checkpoints)
         self.folder.append_metrics(record | {"confusion_matrix": confusion, "is_best": improved})
+        ddp.save_checkpoint(self.folder.checkpoints, "last", self.model, state, runner.optimizer, runner.scheduler)
+        if improved:
+            ddp.save_checkpoint(self.folder.checkpoints, "best", self.model, state)
         self.emit(EpochEnd(epoch, {k: v for k, v in record.items() if k != "trainable_stages"}, confusion,
                            improved, trainable))
         if predictions is not None and sample_at:
@@ -342,18 +371,21 @@ class TrainingRun:
             "class_names": self.class_names, "threshold_policy": self.config.threshold_policy,
             "decision_threshold": self.config.threshold,
         }
-        if status != "cancelled" and checkpoints.checkpoint_exists(self.folder.checkpoints, "best"):
-            self.model.load_state_dict(checkpoints.load_model_state(self.folder.checkpoints, "best"))
+        if status != "cancelled" and ddp.checkpoint_exists(self.folder.checkpoints, "best"):
+            self.model.load_state_dict(ddp.load_model_state(self.folder.checkpoints, "best"))
             val_loader = batches.eval_loader("val")
-            val = predict(runner, val_loader) if val_loader is not None else None
+            val = ddp.gather_predictions(predict(runner, val_loader)) if val_loader is not None else None
             threshold = choose_threshold(self.config.threshold_policy, self.config.threshold, val, self.class_names)
             report["decision_threshold"] = threshold
             if val is not None:
                 report["val"] = split_metrics(val, self.class_names, threshold)
             test_loader = batches.eval_loader("test")
             if test_loader is not None:
-                report["test"] = test_report(predict(runner, test_loader), self.class_names, threshold,
+                report["test"] = test_report(ddp.gather_predictions(predict(runner, test_loader)), self.class_names,
+                                             threshold,
                                              self.config.seed)
+        if self.adaptation is not None:
+            report["domain_adaptation"] = self.adaptation.finish(self.folder.checkpoints, self.model, status)
         report["seconds"] = time.perf_counter() - self.started
         report["finished"] = utc_now()
         self.folder.write_report(report)

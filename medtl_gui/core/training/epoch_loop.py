@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,6 +43,8 @@ class StepRunner:
     beta: float = 1.0
     features_mode: bool = False
     scaler: torch.amp.GradScaler | None = None
+    #: domain adaptation (see domain_methods.py): adds its loss (or side update) to every step
+    domain_objective: Any = None
 
     def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Head outputs and (in image mode) the backbone features."""
@@ -62,6 +65,10 @@ class StepRunner:
             else:
                 retained = self.retention()
             total = total + self.alpha * retained
+        if self.domain_objective is not None:
+            extra = self.domain_objective.extra_loss(self, inputs, features)
+            if extra is not None:
+                total = total + extra
         return total
 
     def step(self, inputs: torch.Tensor, targets: torch.Tensor) -> float:

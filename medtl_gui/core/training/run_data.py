@@ -19,7 +19,7 @@ from medtl_gui.core.data.preprocessing import Preprocessing
 from medtl_gui.core.data.sampling import balanced_sample_weights
 from medtl_gui.core.data.torch_dataset import ImageTensorDataset
 from medtl_gui.core.models.transfer_model import TransferModel
-from medtl_gui.core.training.device import ExecutionPlan
+from medtl_gui.core.training.device import ExecutionPlan, loader_workers
 from medtl_gui.core.training.feature_cache import FeatureCache, feature_namespace
 from medtl_gui.core.training.seeding import derive_seed, seed_everything
 
@@ -48,7 +48,7 @@ class ImageBatches:
                  batch_size: int, num_workers: int, seed: int, balanced: bool):
         self.splits = splits
         self.batch_size = batch_size
-        self.num_workers = num_workers
+        self.num_workers = loader_workers(num_workers)
         self.seed = seed
         self.balanced = balanced
         augmenter = Augmenter(augmentation)

@@ -30,7 +30,7 @@ from medtl_gui.core.models.weights.store import WeightStore
 from medtl_gui.core.training import checkpoints
 from medtl_gui.core.training.config import ConfigError, TrainConfig
 from medtl_gui.core.training.control import RunControl
-from medtl_gui.core.training.device import plan_execution
+from medtl_gui.core.training.device import loader_workers, plan_execution
 from medtl_gui.core.training.engine import RESUME_MAY_CHANGE, RunResult, TrainingRun
 from medtl_gui.core.training.epoch_loop import StepRunner
 from medtl_gui.core.training.events import EpochEnd, Message, RunFailed, RunFinished, as_callback
@@ -83,7 +83,7 @@ class SegmentationBatches:
         generator = torch.Generator().manual_seed(derive_seed(self.config.seed, "order", epoch))
         n, size = len(dataset), self.config.batch_size
         return DataLoader(dataset, batch_size=size, shuffle=True, generator=generator,
-                          num_workers=self.config.num_workers, drop_last=n > size and n % size == 1)
+                          num_workers=loader_workers(self.config.num_workers), drop_last=n > size and n % size == 1)
 
     def eval_loader(self, split: str) -> list[PreparedCase] | None:
         """The whole prepared images of ``split`` (predicted with sliding windows), or None."""
@@ -175,11 +175,13 @@ class SegmentationRun(TrainingRun):
         self.epochs_completed = epoch + 1
         state = {"epoch": epoch, "step": self.step, "best_epoch": self.best_epoch, "best_metric": self.best_metric,
                  "bad_epochs": self.bad_epochs, "monitor": self.settings.monitor, "saved": utc_now()}
-        if improved:
-            checkpoints.save_checkpoint(self.folder.checkpoints, "best", self.model, state)
+        # crash order as in the classification engine: metrics line, then 'last', then 'best'
+        # (a resume drops metrics after 'last' and rebuilds 'best' from 'last'; see checkpoints.recover_checkpoints)
+        self.folder.append_metrics(record | {"confusion_matrix": None, "is_best": improved})
         checkpoints.save_checkpoint(self.folder.checkpoints, "last", self.model, state, runner.optimizer,
                                     runner.scheduler)
-        self.folder.append_metrics(record | {"confusion_matrix": None, "is_best": improved})
+        if improved:
+            checkpoints.save_checkpoint(self.folder.checkpoints, "best", self.model, state)
         self.emit(EpochEnd(epoch, {k: v for k, v in record.items() if k != "trainable_stages"}, None, improved,
                            trainable))
         patience = self.config.early_stopping_patience

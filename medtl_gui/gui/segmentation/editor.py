@@ -28,6 +28,9 @@ NAVIGATE, BRUSH, ERASER, FILL, POLYGON, LASSO = "navigate", "brush", "eraser", "
 #: the editor's tools, in toolbar order
 TOOLS: tuple[str, ...] = (NAVIGATE, BRUSH, ERASER, FILL, POLYGON, LASSO)
 _LEFT_BUTTON_TOOLS = frozenset({BRUSH, ERASER, FILL, POLYGON, LASSO})
+#: documents without edits kept for images already left (more are dropped, least recently shown first;
+#: they hold copies of the stored masks, so browsing 10,000 images would otherwise keep all their masks)
+UNEDITED_DOCUMENTS_KEPT = 16
 
 
 class SegmentationEditor(QObject):
@@ -81,11 +84,25 @@ class SegmentationEditor(QObject):
         document = self.documents.get(int(image_id))
         if document is None or document.plane_shape != tuple(plane_shape):
             document = MaskDocument(image_id, plane_shape, n_slices, masks, proposals)
-            self.documents[int(image_id)] = document
+        self.documents.pop(int(image_id), None)
+        self.documents[int(image_id)] = document  # most recently shown last
         self.document = document
+        self._drop_unedited_documents()
         self.set_slice(slice_index)
         self.state_changed.emit()
         return document
+
+    def _drop_unedited_documents(self) -> None:
+        """Forget the oldest documents that hold no edit (no undo or redo) beyond ``UNEDITED_DOCUMENTS_KEPT``.
+
+        Such a document equals what the project stores, so it is rebuilt from
+        the loaded masks when its image comes back; edited ones keep their
+        undo history for the whole session.
+        """
+        unedited = [key for key, doc in self.documents.items()
+                    if doc is not self.document and not (doc.can_undo or doc.can_redo or doc.editing)]
+        for key in unedited[:max(0, len(unedited) - UNEDITED_DOCUMENTS_KEPT)]:
+            del self.documents[key]
 
     def clear_image(self) -> None:
         """No image on screen (e.g. it failed to load)."""

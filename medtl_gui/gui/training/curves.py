@@ -26,6 +26,9 @@ METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
     "regression": ("val_mae", "val_mse"),
 }
 _METRIC_COLORS = ("#4fc3f7", "#ffb74d", "#aed581", "#f06292", "#ba68c8")
+#: metrics only some runs log (domain adaptation: the domain classifier's accuracy, a diagnostic), drawn
+#: dashed on the metric plot from the first epoch that reports them
+OPTIONAL_METRICS: dict[str, tuple[str, str]] = {"train_domain_accuracy": ("domain accuracy", "#ba68c8")}
 
 
 def nice_ceiling(value: float) -> float:
@@ -197,6 +200,12 @@ class TrainingCurves(QWidget):
         for key in ["train_loss", "val_loss", *METRICS_BY_TASK.get(self.task, ())]:
             if key in metrics:
                 self._extend(key, x, [metrics.get(key)])
+        for key, (name, color) in OPTIONAL_METRICS.items():
+            if metrics.get(key) is not None:
+                if key not in self.items:
+                    self._add_curve(key, self.metric_plot, name, pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine),
+                                    symbol="t", symbol_brush=color)
+                self._extend(key, x, [metrics[key]])
 
     def _extend(self, key: str, xs: Sequence[float], ys: Sequence[float]) -> None:
         buffer = self.buffers.get(key)

@@ -16,6 +16,23 @@ from typing import Any
 
 #: segmentation images predicted per call of the core (cancel is checked between calls)
 SEGMENTATION_CHUNK = 4
+#: project setting: the test-time augmentation "Apply model" uses (none, flips, flips+rot, full)
+PREDICTION_TTA_KEY = "prediction_tta"
+
+
+def prediction_tta(project: Any) -> str:
+    """The project's test-time augmentation mode for "Apply model" (``none`` when unset or unknown)."""
+    from medtl_gui.core.inference.tta import TTA_MODES
+
+    value = project.meta(PREDICTION_TTA_KEY)
+    return value if value in TTA_MODES else "none"
+
+
+def set_prediction_tta(project: Any, mode: str) -> None:
+    """Store the project's test-time augmentation mode for "Apply model"."""
+    from medtl_gui.core.inference.tta import check_tta_mode
+
+    project.set_meta(PREDICTION_TTA_KEY, check_tta_mode(mode))
 
 
 @dataclass
@@ -41,19 +58,27 @@ class PredictionSummary:
 
 
 def run_task(run_dir: str | Path) -> str:
-    """The task a run folder trained."""
+    """The task a run folder trained (an ensemble folder: classification)."""
     from medtl_gui.core.inference.segmentation_predict import run_task as core_run_task
 
+    if (Path(run_dir) / "ensemble.json").is_file():
+        return "classification"
     return core_run_task(run_dir)
 
 
 def predict_unlabelled(project: Any, run_dir: str | Path, device: str = "auto", batch_size: int = 32,
                        progress: Callable[[int, int, str], None] | None = None,
-                       cancel: Any = None) -> PredictionSummary:
-    """Proposals for the unlabelled images (classification) or the images without masks (segmentation)."""
+                       cancel: Any = None, tta: str | None = None) -> PredictionSummary:
+    """Proposals for the unlabelled images (classification) or the images without masks (segmentation).
+
+    ``run_dir`` may be an ensemble folder. ``tta``: test-time augmentation
+    (default: the project's setting, :func:`prediction_tta`); segmentation
+    supports flips only, so any mode other than ``none`` means flips there.
+    """
+    tta = prediction_tta(project) if tta is None else tta
     if run_task(run_dir) == "segmentation":
-        return _predict_masks(project, run_dir, device, progress, cancel)
-    return _predict_classes(project, run_dir, device, batch_size, progress, cancel)
+        return _predict_masks(project, run_dir, device, progress, cancel, flips=tta != "none")
+    return _predict_classes(project, run_dir, device, batch_size, progress, cancel, tta)
 
 
 def _cancelled(cancel: Any) -> bool:
@@ -61,12 +86,13 @@ def _cancelled(cancel: Any) -> bool:
 
 
 def _predict_classes(project: Any, run_dir: str | Path, device: str, batch_size: int,
-                     progress: Callable[[int, int, str], None] | None, cancel: Any) -> PredictionSummary:
+                     progress: Callable[[int, int, str], None] | None, cancel: Any,
+                     tta: str = "none") -> PredictionSummary:
     from medtl_gui.core.inference import load_trained_model
     from medtl_gui.core.inference.prediction import iter_predictions
     from medtl_gui.core.inference.project_prediction import check_classes_match, project_scans
 
-    trained = load_trained_model(run_dir)
+    trained = load_trained_model(run_dir, tta=tta)
     check_classes_match(project, trained)
     scans = project_scans(project, unlabelled_only=True)
     summary = PredictionSummary(trained.run_id, "classification", total=len(scans))
@@ -103,7 +129,8 @@ def _until_cancelled(items: list[Any], cancel: Any):
 
 
 def _predict_masks(project: Any, run_dir: str | Path, device: str,
-                   progress: Callable[[int, int, str], None] | None, cancel: Any) -> PredictionSummary:
+                   progress: Callable[[int, int, str], None] | None, cancel: Any,
+                   flips: bool = False) -> PredictionSummary:
     from medtl_gui.core.inference.segmentation_predict import load_segmentation_run, predict_project_masks
 
     trained = load_segmentation_run(run_dir)
@@ -114,7 +141,7 @@ def _predict_masks(project: Any, run_dir: str | Path, device: str,
             summary.cancelled = True
             break
         chunk = image_ids[start:start + SEGMENTATION_CHUNK]
-        result = predict_project_masks(project, trained, chunk, device=device)
+        result = predict_project_masks(project, trained, chunk, device=device, flips=flips)
         summary.proposals += sorted({int(p["image_id"]) for p in result.proposals})
         summary.failed += list(result.failed)
         if progress is not None:

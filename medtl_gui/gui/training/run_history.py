@@ -8,11 +8,13 @@ job.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -24,7 +26,14 @@ from PySide6.QtWidgets import (
 )
 
 from medtl_gui.gui.background import BackgroundJob
-from medtl_gui.gui.training.run_records import RunSummary, list_runs
+from medtl_gui.gui.training.ensemble_dialog import (
+    EnsembleDialog,
+    build_project_ensemble,
+    can_join_ensemble,
+    list_runs_and_ensembles,
+)
+from medtl_gui.gui.training.report_job import ReportLauncher
+from medtl_gui.gui.training.run_records import RunSummary
 
 COLUMNS: tuple[str, ...] = ("Run", "Status", "Model and settings", "Duration", "Best", "Active")
 
@@ -37,11 +46,15 @@ class RunHistoryPanel(QWidget):
     continue_requested = Signal(object)
     activate_requested = Signal(object)
     apply_requested = Signal(object)
+    ensemble_built = Signal(object)  # Path of the new ensemble folder
     runs_loaded = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.runs: list[RunSummary] = []
+        self.runs_dir: Path | None = None
+        self.ensemble_dialog: EnsembleDialog | None = None
+        self.ensemble_job: BackgroundJob | None = None
         self.active_run: str | None = None
         self._generation = 0
         self._job: BackgroundJob | None = None
@@ -67,12 +80,23 @@ class RunHistoryPanel(QWidget):
              lambda: self._emit(self.activate_requested)),
             ("apply", "Apply to unlabelled", "Predict the unlabelled images with this run (as suggestions)",
              lambda: self._emit(self.apply_requested)),
+            ("ensemble", "Build ensemble…", "Select two or more finished classification runs: combine them into "
+                                            "one model (average, weighted average or vote)", self._build_ensemble),
+            ("report", "Report…", "Write a self-contained HTML evaluation report of this run (test split) and "
+                                  "open it", self._report),
         ):
             button = QPushButton(text)
             button.setToolTip(tip)
             button.clicked.connect(slot)
             row.addWidget(button)
             self.buttons[key] = button
+        self.tta = QComboBox()
+        self.tta.addItems(["none", "flips", "flips+rot", "full"])
+        self.tta.setToolTip("Test-time augmentation when applying a model: average the predictions of flipped "
+                            "(and rotated, zoomed) copies of each image. Slower; check that it helps your images.")
+        self.tta.currentTextChanged.connect(self._store_tta)
+        row.addWidget(QLabel("TTA"))
+        row.addWidget(self.tta)
         row.addStretch(1)
         self.status = QLabel("")
         self.status.setStyleSheet("color: #9aa0a6;")
@@ -81,6 +105,10 @@ class RunHistoryPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(row)
         layout.addWidget(self.status)
+        self.reports = ReportLauncher(self)
+        self.reports.progress.connect(lambda text: self.status.setText(f"Report: {text}…"))
+        self.reports.finished.connect(lambda path: self.status.setText(f"Report written: {path}"))
+        self.reports.failed.connect(lambda message: self.status.setText(f"Report failed: {message}"))
         self._sync_buttons()
 
     def reload(self, runs_dir: Any, active_run: str | None, running: set[str] | None = None) -> BackgroundJob:
@@ -88,7 +116,9 @@ class RunHistoryPanel(QWidget):
         self._generation += 1
         generation = self._generation
         self.active_run = active_run
-        job = BackgroundJob(lambda progress=None, cancel=None: list_runs(runs_dir, running or set()))
+        self.runs_dir = Path(runs_dir)
+        self._show_tta()
+        job = BackgroundJob(lambda progress=None, cancel=None: list_runs_and_ensembles(runs_dir, running or set()))
         job.succeeded.connect(lambda runs: self._show(generation, runs))
         self._job = job.start()
         return job
@@ -135,7 +165,10 @@ class RunHistoryPanel(QWidget):
 
     # -- internals -----------------------------------------------------------------------
     def _show(self, generation: int, runs: list[RunSummary]) -> None:
-        if generation == self._generation:
+        import shiboken6
+
+        # a listing may arrive after the window (and this panel's widgets) closed
+        if generation == self._generation and shiboken6.isValid(self.table):
             self.set_runs(runs)
 
     def _emit(self, signal: Any) -> None:
@@ -145,6 +178,62 @@ class RunHistoryPanel(QWidget):
 
     def _open(self) -> None:
         self._emit(self.open_requested)
+
+    def _report(self) -> None:
+        runs = self.selected_runs()
+        if runs and self.reports.generate(runs[0].path) is not None:
+            self.status.setText(f"Writing the report of {runs[0].run_id}…")
+
+    # -- ensembles and test-time augmentation --------------------------------------------
+    def _project(self) -> Any:
+        """The window's open project (None when the panel is not in a main window)."""
+        return getattr(self.window(), "project", None)
+
+    def _show_tta(self) -> None:
+        """Show the project's test-time augmentation setting (what "Apply model" uses)."""
+        from medtl_gui.gui.training.prediction_job import prediction_tta
+
+        project = self._project()
+        if project is not None:
+            self.tta.blockSignals(True)
+            self.tta.setCurrentText(prediction_tta(project))
+            self.tta.blockSignals(False)
+
+    def _store_tta(self, mode: str) -> None:
+        from medtl_gui.gui.training.prediction_job import set_prediction_tta
+
+        project = self._project()
+        if project is not None:
+            set_prediction_tta(project, mode)
+
+    def _build_ensemble(self) -> None:
+        runs = [r for r in self.selected_runs() if can_join_ensemble(r)]
+        if len(runs) < 2:
+            return
+        self.ensemble_dialog = EnsembleDialog(runs, self)
+        dialog = self.ensemble_dialog
+        dialog.accepted.connect(lambda: self.start_ensemble_build(runs, dialog.combination()))
+        dialog.open()
+
+    def start_ensemble_build(self, runs: list[RunSummary], combination: str) -> BackgroundJob | None:
+        """Build an ensemble of ``runs`` in the background; the history re-lists when it is done."""
+        if self.runs_dir is None or (self.ensemble_job is not None and not self.ensemble_job.done.is_set()):
+            return None
+        runs_dir = self.runs_dir
+        job = BackgroundJob(build_project_ensemble, runs_dir, [r.path for r in runs], combination)
+
+        def built(folder: Path) -> None:
+            self.status.setText(f"Ensemble built: {folder.name} ({len(runs)} runs, {combination})")
+            self.reload(runs_dir, self.active_run)
+            self.ensemble_built.emit(folder)
+
+        job.succeeded.connect(built)
+        job.failed.connect(lambda message, _details: self.status.setText(f"Ensemble not built: {message}"))
+        self.status.setText(f"Building an ensemble of {len(runs)} runs ({combination})…")
+        self.buttons["ensemble"].setEnabled(False)
+        job.finished.connect(self._sync_buttons)
+        self.ensemble_job = job.start()
+        return job
 
     def _compare(self) -> None:
         runs = self.selected_runs()
@@ -159,3 +248,10 @@ class RunHistoryPanel(QWidget):
         self.buttons["continue"].setEnabled(one and runs[0].has_checkpoint and runs[0].status != "running")
         self.buttons["activate"].setEnabled(one and runs[0].usable_model)
         self.buttons["apply"].setEnabled(one and runs[0].usable_model)
+        self.buttons["report"].setEnabled(one and runs[0].usable_model)
+        building = self.ensemble_job is not None and not self.ensemble_job.done.is_set()
+        self.buttons["ensemble"].setEnabled(len(runs) >= 2 and all(can_join_ensemble(r) for r in runs)
+                                            and not building)
+        if any(getattr(r, "is_ensemble", False) for r in runs):  # not trained: no curves, nothing to continue
+            for key in ("open", "compare", "continue", "report"):
+                self.buttons[key].setEnabled(False)

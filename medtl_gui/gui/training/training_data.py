@@ -29,7 +29,9 @@ def snapshot_training_data(project: Any, task: str) -> Any:
         return splits
     from medtl_gui.core.data.project_source import project_splits
 
-    return project_splits(project)
+    splits = project_splits(project)
+    splits.extra["project"] = project  # domain adaptation finds the target-domain images through it
+    return splits
 
 
 def _with_frozen_masks(images: Any) -> Any:

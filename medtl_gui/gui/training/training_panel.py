@@ -32,6 +32,7 @@ from medtl_gui.core.training.config import TrainConfig
 from medtl_gui.core.training.segmentation_config import SEGMENTATION_STRATEGIES
 from medtl_gui.core.training.strategies import list_strategies
 from medtl_gui.gui.training.augmentation_preview import AugmentationPreview
+from medtl_gui.gui.training.domain_adaptation_box import DomainAdaptationBox
 from medtl_gui.gui.training.training_setup import (
     GUI_VALIDATION_SAMPLES,
     PRESETS,
@@ -122,6 +123,7 @@ class TrainingPanel(QWidget):
         self.lr = _dspin(1e-6, 1.0, 6, 1e-4, "Learning rate of the head")
         self.lr_decay = _dspin(0.0, 1.0, 2, 0.05, "Discriminative factor: each stage further from the head "
                                "trains at lr x factor", "strategy default")
+        self.domain_adaptation = DomainAdaptationBox()
         self.epochs = _spin(1, 1000, "Passes over the training images")
         self.batch_size = _spin(1, 4096, "Images (segmentation: patches) per optimisation step")
         self.image_size = _spin(0, 1024, "Network input size in pixels (segmentation: patch size)", "model default")
@@ -184,6 +186,7 @@ class TrainingPanel(QWidget):
         how.addRow("Loss weights", alpha_beta)
         how.addRow("Learning rate", self.lr)
         how.addRow("Layer-wise factor", self.lr_decay)
+        how.addRow("Domain adaptation", self.domain_adaptation)
         data = QFormLayout()
         data.addRow("Epochs", self.epochs)
         data.addRow("Batch size", self.batch_size)
@@ -225,6 +228,7 @@ class TrainingPanel(QWidget):
                      self.batch_size, self.image_size, self.val_fraction, self.seed, self.patches, self.foreground):
             spin.valueChanged.connect(self._edited)
         self.device.currentTextChanged.connect(self._edited)
+        self.domain_adaptation.changed.connect(self._edited)
 
     # -- choices ---------------------------------------------------------------------------
     def set_task(self, task: str) -> None:
@@ -319,6 +323,7 @@ class TrainingPanel(QWidget):
         self.foreground.setValue(config.foreground_fraction)
         self.device.setCurrentText(config.device)
         self.seed.setValue(config.seed)
+        self.domain_adaptation.set_config(config)
         self._base = config
         self._filling = False
         self._sync_enabled()
@@ -351,6 +356,7 @@ class TrainingPanel(QWidget):
             "device": self.device.currentText().strip() or "auto",
             "seed": self.seed.value(),
             "recipe": base.recipe if self.preset.currentData() != CUSTOM else None,
+            **self.domain_adaptation.values(),
         }
         if values["task"] == "segmentation":
             values["validation_samples"] = 0
@@ -408,6 +414,7 @@ class TrainingPanel(QWidget):
         self.alpha.setEnabled(uses_retention)
         task = self.task.currentData()
         self.imbalance.setEnabled(task == "classification")
+        self.domain_adaptation.setEnabled(task == "classification")
         for widget in (self.patches, self.foreground):
             self._data_form.setRowVisible(widget, task == "segmentation")
 

@@ -182,6 +182,7 @@ class DataSummary:
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> class -> labelled images
     masked: dict[str, int] = field(default_factory=dict)  # split -> images with a mask
     seg_labels: list[str] = field(default_factory=list)
+    domains: dict[str, int] = field(default_factory=dict)  # domain -> images ("source" is the default domain)
 
     def labelled(self, split: str) -> int:
         """Labelled images of a split."""
@@ -211,7 +212,10 @@ def summarise_project(project: Any, with_masks: bool = True) -> DataSummary:
     if with_masks and info.get("masks"):
         for split in ("train", "val", "test"):
             masked[split] = len(project.images(split=split, has_mask=True))
-    return DataSummary(class_names, counts, masked, list(info.get("seg_labels", [])))
+    from medtl_gui.core.project.domains import domain_counts
+
+    domains = {name: c["images"] for name, c in domain_counts(project).items()} if hasattr(project, "database") else {}
+    return DataSummary(class_names, counts, masked, list(info.get("seg_labels", [])), domains)
 
 
 def setup_problems(config: TrainConfig, summary: DataSummary, store: Any | None = None) -> list[str]:
@@ -241,6 +245,7 @@ def setup_problems(config: TrainConfig, summary: DataSummary, store: Any | None 
         problems.append(f"Batch size {config.batch_size} is larger than the {n_train} labelled training images: "
                         f"use at most {n_train} (the presets adapt it).")
     problems += _weight_problems(config, store)
+    problems += _domain_problems(config, summary)
     spec = MODEL_ZOO.get(config.model)
     if task != "segmentation" and spec is not None and config.image_size is not None \
             and config.image_size < spec.min_input_size:
@@ -258,6 +263,18 @@ def _label_problems(summary: DataSummary) -> list[str]:
     listed = ", ".join(f"'{name}' has {n}" for name, n in short)
     return [f"Too few labels: {listed} labelled training image(s). Label at least {MIN_LABELS_PER_CLASS} training "
             f"images of every class (filter the browser by 'Split: train' and 'Unlabelled')."]
+
+
+def _domain_problems(config: TrainConfig, summary: DataSummary) -> list[str]:
+    if config.domain_adaptation == "none" or config.task != "classification":
+        return []
+    n_target = summary.domains.get(config.target_domain, 0)
+    if n_target >= 2:
+        return []
+    known = ", ".join(f"{name} ({n})" for name, n in summary.domains.items()) or "none"
+    return [f"Domain adaptation needs at least 2 images in the target domain '{config.target_domain}' (found "
+            f"{n_target}; domains: {known}). Mark them with 'medtl domain PROJECT {config.target_domain} --folder "
+            f"DIR' or import them with --domain {config.target_domain}."]
 
 
 def _weight_problems(config: TrainConfig, store: Any | None) -> list[str]:
