@@ -76,7 +76,7 @@ def register(sub: Any) -> None:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from medtl_gui.commands.engine import _user_errors as engine_errors
+    from medtl_gui.commands import user_errors as engine_errors
     from medtl_gui.core.inference.ensemble import EnsembleError
 
     return (*engine_errors(), EnsembleError, FileExistsError)
@@ -157,7 +157,8 @@ def member_plan(count: int | None, models: str | None, seeds: str | None, base_m
 
 def run_ensemble_train(args: argparse.Namespace) -> int:
     """Handler of ``medtl ensemble train``: members one after the other, then the ensemble."""
-    from medtl_gui.commands.engine import _config_from_args, _open_data, _store
+    from medtl_gui.commands import open_data as _open_data, weight_store as _store
+    from medtl_gui.commands.engine import _config_from_args
     from medtl_gui.core.inference.ensemble import build_ensemble, is_ensemble_folder, validation_split
     from medtl_gui.core.training.config import TrainConfig
     from medtl_gui.core.training.console_progress import ConsoleProgress

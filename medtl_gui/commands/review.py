@@ -96,7 +96,7 @@ def run_rank(args: argparse.Namespace) -> int:
         print(json.dumps(ranking.to_json(), indent=2))
     else:
         names = ranking.class_names
-        print(f"rank\timage_id\tscore\t" + "\t".join(f"p_{name}" for name in names))
+        print("rank\timage_id\tscore\t" + "\t".join(f"p_{name}" for name in names))
         for item in ranking.items[:args.top]:
             print(f"{item.rank}\t{item.key}\t{item.score:.4f}\t" + "\t".join(f"{p:.4f}" for p in item.probabilities))
     for source, reason in ranking.skipped:
