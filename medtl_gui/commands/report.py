@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
     """Add ``report`` to the CLI's sub-parsers."""
     p = sub.add_parser("report", help="write a self-contained HTML evaluation report of a run (and a PDF)",
                        description="Data summary with a patient-level split check, model card, metrics with "
-                                   "bootstrap 95%% intervals (the numbers of medtl evaluate), confusion matrix, "
+                                   "bootstrap 95% intervals (the numbers of medtl evaluate), confusion matrix, "
                                    "ROC/PR curves, calibration, per-class table, most confident errors and "
                                    "training curves; Dice/IoU/AUC per case for segmentation runs.")
     p.add_argument("--run", type=Path, required=True, help="run folder")
