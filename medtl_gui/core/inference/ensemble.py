@@ -26,7 +26,6 @@ The combination rules are in :mod:`ensemble_combination`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from medtl_gui.core.project.atomic_files import sha256_file as file_sha256
 from medtl_gui.core.inference.ensemble_combination import (
     COMBINATIONS,
     CombinationError,
@@ -61,15 +61,6 @@ class EnsembleError(Exception):
 def is_ensemble_folder(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a folder holding an ``ensemble.json``."""
     return (Path(path) / MANIFEST).is_file()
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass

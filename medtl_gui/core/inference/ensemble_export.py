@@ -37,15 +37,12 @@ from medtl_gui.core.inference.ensemble_combination import TIE_BREAK
 from medtl_gui.core.inference.export import (
     EXPORT_FORMATS,
     FILE_NAMES,
-    TOLERANCE,
     ExportError,
     ExportResult,
     ProbabilityModel,
     _example_batch,
     _require_onnx,
-    _sha256,
-    _write_onnx,
-    _write_torchscript,
+    write_checked,
 )
 from medtl_gui.core.inference.model_card import INTENDED_USE, METRIC_KEYS, _metric_rows
 
@@ -208,15 +205,9 @@ def export_ensemble(folder: str | os.PathLike, fmt: str = "torchscript",
     example = _example_batch(fake)  # type: ignore[arg-type]
     expected = _expected(ensemble, module, example)
     out.mkdir(parents=True, exist_ok=True)
-    exported = (_write_torchscript if fmt == "torchscript" else _write_onnx)(module, example, target)
-    difference = float((exported.float() - expected).abs().max())
-    if not difference <= TOLERANCE:
-        raise ExportError(target, f"the exported ensemble's outputs differ from the ensemble's by {difference:.3g} "
-                                  f"(tolerance {TOLERANCE})")
-    export_info = {"format": fmt, "file": target.name, "sha256": _sha256(target), "max_abs_difference": difference,
-                   "compared_on": f"{len(example)} test inputs", "description": EXPORT_FORMATS[fmt]}
+    export_info = write_checked(module, example, expected, target, fmt, "ensemble")
     card = build_ensemble_card(ensemble, export_info, input_size, channels)
     card_json, card_markdown = out / "model_card.json", out / "model_card.md"
     card_json.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     card_markdown.write_text(render_ensemble_card(card), encoding="utf-8")
-    return ExportResult(fmt, target, card_markdown, card_json, difference, card)
+    return ExportResult(fmt, target, card_markdown, card_json, export_info["max_abs_difference"], card)

@@ -11,7 +11,6 @@ an error, not a warning.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from medtl_gui.core.project.atomic_files import sha256_file
 from medtl_gui.core.inference.model_card import build_model_card, render_model_card
 from medtl_gui.core.inference.trained_model import TrainedModel, load_trained_model
 
@@ -78,14 +78,6 @@ class ExportResult:
     card: dict[str, Any]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _require_onnx(target: Path):
     try:
         import onnx
@@ -93,6 +85,22 @@ def _require_onnx(target: Path):
         raise ExportError(target, "ONNX export needs the Python package 'onnx', which is not installed "
                                   "(pip install onnx); --format torchscript works without it") from exc
     return onnx
+
+
+def write_checked(module: torch.nn.Module, example: torch.Tensor, expected: torch.Tensor, target: Path, fmt: str,
+                  source: str) -> dict:
+    """Write ``module`` as ``fmt`` to ``target``, run the file on ``example`` and compare with ``expected``.
+
+    ``ExportError`` when the file's outputs differ by more than ``TOLERANCE``; else the
+    ``export_info`` record for the model card. ``source`` names what was exported ("run", "ensemble").
+    """
+    exported = (_write_torchscript if fmt == "torchscript" else _write_onnx)(module, example, target)
+    difference = float((exported.float() - expected).abs().max())
+    if not difference <= TOLERANCE:
+        raise ExportError(target, f"the exported model's outputs differ from the {source}'s by {difference:.3g} "
+                                  f"(tolerance {TOLERANCE})")
+    return {"format": fmt, "file": target.name, "sha256": sha256_file(target), "max_abs_difference": difference,
+            "compared_on": f"{len(example)} test inputs", "description": EXPORT_FORMATS[fmt]}
 
 
 def _write_torchscript(wrapper: ProbabilityModel, example: torch.Tensor, target: Path) -> torch.Tensor:
@@ -164,16 +172,10 @@ def export_run(run_dir: str | os.PathLike, fmt: str = "torchscript", out_dir: st
     example = _example_batch(trained)
     with torch.no_grad():
         expected = wrapper(example)
-    exported = (_write_torchscript if fmt == "torchscript" else _write_onnx)(wrapper, example, target)
-    difference = float((exported.float() - expected).abs().max())
-    if not difference <= TOLERANCE:
-        raise ExportError(target, f"the exported model's outputs differ from the run's by {difference:.3g} "
-                                  f"(tolerance {TOLERANCE})")
-    export_info = {"format": fmt, "file": target.name, "sha256": _sha256(target), "max_abs_difference": difference,
-                   "compared_on": f"{len(example)} test inputs", "description": EXPORT_FORMATS[fmt]}
+    export_info = write_checked(wrapper, example, expected, target, fmt, "run")
     card = build_model_card(trained, export_info)
     card_json = out / "model_card.json"
     card_markdown = out / "model_card.md"
     card_json.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     card_markdown.write_text(render_model_card(card), encoding="utf-8")
-    return ExportResult(fmt, target, card_markdown, card_json, difference, card)
+    return ExportResult(fmt, target, card_markdown, card_json, export_info["max_abs_difference"], card)

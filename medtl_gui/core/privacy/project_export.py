@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medtl_gui.core.project.atomic_files import atomic_write_bytes
 from medtl_gui.core.privacy.deidentify import DEIDENTIFICATION_METHOD, deidentify_record
 
 if TYPE_CHECKING:
@@ -60,10 +61,7 @@ def _csv_text(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.partial")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def export_labels_csv(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medtl_gui.core.project.atomic_files import atomic_write_bytes
 from medtl_gui.core.reporting.html_report import render_html, section_titles
 from medtl_gui.core.reporting.report_data import ReportContent, data_location
 
@@ -43,10 +44,7 @@ def default_report_path(run_dir: str | os.PathLike, split: str = "test") -> Path
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.partial")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def generate_report(
