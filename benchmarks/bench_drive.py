@@ -53,7 +53,7 @@ PUBLISHED = {
 RECIPE = {
     "task": "segmentation",
     "model": "unet_small",
-    "epochs": 4,
+    "epochs": 40,
     "image_size": 96,
     "patches_per_image": 120,
     "foreground_fraction": 0.5,

@@ -36,11 +36,12 @@ def default_segmentation_config():
     A small U-Net from scratch on 96 px patches (no pretrained weights
     needed, fast on a CPU), Dice + cross-entropy, strong augmentation
     (elastic included), AdamW with a one-cycle schedule; measured on DRIVE
-    in ``benchmarks/RESULTS.md``.
+    in ``benchmarks/RESULTS.md`` (40 epochs: Dice 0.823 / AUC 0.983 on 5 held-out DRIVE cases after
+    12 minutes of training on a 2-core CPU; 1,800 patches per epoch there).
     """
     from medtl_gui.core.training.config import TrainConfig
 
-    return TrainConfig(task="segmentation", model="unet_small", image_size=96, epochs=4, patches_per_image=120,
+    return TrainConfig(task="segmentation", model="unet_small", image_size=96, epochs=40, patches_per_image=120,
                        batch_size=16, lr=3e-3, schedule="onecycle", augmentation="strong")
 
 
