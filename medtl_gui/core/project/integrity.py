@@ -140,6 +140,9 @@ def _find_problems(project: "Project", verify_image_hashes: bool) -> list[Integr
     problems += _mask_problems(project)
     problems += history_problems(project)
     problems += _stray_file_problems(project)
+    from medtl_gui.core.project.integrity_runs import checkpoint_problems  # imports this module
+
+    problems += checkpoint_problems(project.folder)
     return problems
 
 
