@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import shutil
 from dataclasses import replace
@@ -31,11 +33,9 @@ def cached(folder: Path, params: dict[str, object], build: Callable[[Path], obje
     """``folder`` built by ``build(folder)``, reused when a previous build with these ``params`` completed."""
     marker = folder / ".complete.json"
     if marker.is_file():
-        try:
+        with contextlib.suppress(OSError, ValueError):
             if json.loads(marker.read_text()) == params:
                 return folder
-        except (OSError, ValueError):
-            pass
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)

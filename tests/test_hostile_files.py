@@ -38,7 +38,7 @@ def tree(root: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(root)): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in root.rglob("*")}
 
 
-def refused(worker, path: Path, *words: str) -> str:
+def assert_refused(worker, path: Path, *words: str) -> str:
     """Read ``path`` in the worker; assert a clean refusal whose reason names the file's problem."""
     from medtl_gui.core.imaging.fuzzing.runner import finding_from_reply
 
@@ -86,7 +86,7 @@ def test_dicom_element_with_a_gigantic_declared_length(worker, tmp_path: Path) -
     data[pos + 8 : pos + 12] = struct.pack("<I", 0xFFFFFFF0)  # 4 GiB of pixels in a 39 KB file
     path = tmp_path / "huge_length.dcm"
     path.write_bytes(bytes(data))
-    refused(worker, path, "truncated or corrupt", "PixelData declares 4294967280 bytes")
+    assert_refused(worker, path, "truncated or corrupt", "PixelData declares 4294967280 bytes")
 
 
 def test_dicom_announcing_500_frames_of_65535_squared(worker, tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ def test_dicom_announcing_500_frames_of_65535_squared(worker, tmp_path: Path) ->
             ds.file_meta.TransferSyntaxUID = syntax
             ds.PixelData = encapsulate([b"\xff\xd8\xff\xd9"] * 500)
         ds.save_as(tmp_path / name, enforce_file_format=True)
-        reason = refused(worker, tmp_path / name, "500 frame(s) of 65535 x 65535", "refusing to decode")
+        reason = assert_refused(worker, tmp_path / name, "500 frame(s) of 65535 x 65535", "refusing to decode")
         assert "GiB" in reason
 
 
@@ -125,7 +125,7 @@ def test_zip_bomb_deflated_dicom(worker, tmp_path: Path) -> None:
     path.write_bytes(head[:meta_end] + header_block + deflated_zeros(300 * 2**20))
     assert zlib.decompressobj(-zlib.MAX_WBITS).decompress(path.read_bytes()[meta_end:], 64) == element + bytes(52)
     assert path.stat().st_size < 1_000_000
-    refused(worker, path, "decompression bomb")
+    assert_refused(worker, path, "decompression bomb")
 
 
 # -- rasters -------------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ def test_decompression_bomb_png_with_absurd_dimensions(worker, tmp_path: Path) -
     path = tmp_path / "bomb.png"
     path.write_bytes(bomb_png(100_000, 100_000, 0, rows_written=1))
     assert path.stat().st_size < 1000
-    refused(worker, path, "10000000000 pixels", "decompression bomb")
+    assert_refused(worker, path, "10000000000 pixels", "decompression bomb")
 
 
 def test_decompression_bomb_png_below_pillows_pixel_limit(worker, tmp_path: Path) -> None:
@@ -154,7 +154,7 @@ def test_decompression_bomb_png_below_pillows_pixel_limit(worker, tmp_path: Path
     path = tmp_path / "bomb_rgba.png"
     path.write_bytes(bomb_png(9_000, 9_000, 6, rows_written=9_000))
     assert path.stat().st_size < 1_000_000
-    refused(worker, path, "decompression bomb")
+    assert_refused(worker, path, "decompression bomb")
 
 
 # -- volumes -------------------------------------------------------------------------------------
@@ -175,10 +175,10 @@ def test_nifti_header_declaring_a_huge_volume(worker, tmp_path: Path) -> None:
 
     path = tmp_path / "huge.nii"
     path.write_bytes(nifti_header((30000, 30000, 30000)) + bytes(64))
-    refused(worker, path, "truncated", "30000 x 30000 x 30000")
+    assert_refused(worker, path, "truncated", "30000 x 30000 x 30000")
     packed = tmp_path / "huge.nii.gz"
     packed.write_bytes(gzip.compress(nifti_header((2000, 2000, 2000), datatype=64, bitpix=64) + bytes(4096)))
-    refused(worker, packed, "GiB")
+    assert_refused(worker, packed, "GiB")
 
 
 def test_detached_volume_data_pointing_at_a_device_is_refused(worker, tmp_path: Path) -> None:
@@ -186,10 +186,10 @@ def test_detached_volume_data_pointing_at_a_device_is_refused(worker, tmp_path: 
               b"ElementDataFile = /dev/zero\n")
     path = tmp_path / "device.mhd"
     path.write_bytes(header)
-    refused(worker, path, "/dev/zero", "not a regular file")
+    assert_refused(worker, path, "/dev/zero", "not a regular file")
     nrrd = tmp_path / "list.nhdr"
     nrrd.write_bytes(b"NRRD0004\ntype: uint8\ndimension: 2\nsizes: 4 4\nencoding: raw\ndata file: LIST\n\nx.raw\n")
-    refused(worker, nrrd, "multi-file data")
+    assert_refused(worker, nrrd, "multi-file data")
 
 
 # -- importers -----------------------------------------------------------------------------------

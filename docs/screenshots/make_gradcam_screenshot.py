@@ -14,8 +14,6 @@ method, colours, opacity)::
 from __future__ import annotations
 
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,39 +48,14 @@ def most_confident_lesion(project, run_dir):
 
 
 def main() -> int:
-    from PySide6.QtCore import QSettings
-    from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication
+    from screenshot_session import open_demo_window, settler, start_app
 
-    work = Path(tempfile.mkdtemp(prefix="medtl-gradcam-"))
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(work / "settings"))
-    app = QApplication(sys.argv[:1])
-    app.setApplicationName("MedTL")
-    from medtl_gui.core.project import create_demo_project
-    from medtl_gui.gui.main_window import MainWindow
-    from medtl_gui.gui.resources import resource_path
     from medtl_gui.gui.review.label_next import LABEL_NEXT
-    from medtl_gui.gui.theme import apply_theme
 
-    apply_theme(app, "dark")
-    app.setWindowIcon(QIcon(str(resource_path("medtl.svg"))))
-    create_demo_project(work / "demo").close()
+    app, work = start_app("medtl-gradcam-")
     train_demo_run(work / "demo")
-
-    def settle(seconds: float = 0.4, until=None, timeout: float = 120.0) -> None:
-        end = time.perf_counter() + (timeout if until else seconds)
-        while time.perf_counter() < end:
-            app.processEvents()
-            if until is not None and until():
-                until = None
-                end = time.perf_counter() + seconds
-            time.sleep(0.01)
-
-    window = MainWindow()
-    window.resize(1600, 1000)
-    window.show()
-    window.open_project(work / "demo")
-    settle(until=lambda: window.viewer.scan is not None and window.training.model_run() is not None)
+    settle = settler(app, default_timeout=120.0)
+    window = open_demo_window(work, settle, lambda w: w.viewer.scan is not None and w.training.model_run() is not None)
     window.centralWidget().setSizes([460, 1140])
 
     ranked: list[object] = []

@@ -28,27 +28,11 @@ def heading_offsets(document) -> dict[str, float]:
     return offsets
 
 
-def render_region(html: str, destination: Path, top: float, bottom: float, width: int = 980,
-                  scale: float = 1.5) -> Path:
-    """Draw the part ``top``..``bottom`` of the report page into a PNG."""
-    from PySide6.QtCore import QRectF
-    from PySide6.QtGui import QImage, QPainter
+def render_region(html: str, destination: Path, top: float, bottom: float) -> Path:
+    """Draw the part ``top``..``bottom`` of the report page into a PNG (the app's own report renderer)."""
+    from medtl_gui.gui.training.report_rendering import render_png
 
-    from medtl_gui.gui.training.report_rendering import ReportDocument
-
-    document = ReportDocument(html, width)
-    height = bottom - top
-    image = QImage(int(width * scale), int(height * scale), QImage.Format.Format_ARGB32)
-    image.fill(0xFFFFFFFF)
-    painter = QPainter(image)
-    painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
-                           | QPainter.RenderHint.SmoothPixmapTransform)
-    painter.scale(scale, scale)
-    painter.translate(0, -top)
-    document.drawContents(painter, QRectF(0, top, width, height))
-    painter.end()
-    image.save(str(destination))
-    return destination
+    return render_png(html, destination, max_height=int(bottom - top), top=top)
 
 
 def _best_epoch(run: Path) -> str:

@@ -17,8 +17,6 @@ just the last three.
 from __future__ import annotations
 
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,38 +24,13 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> int:
     only_training = sys.argv[1:] == ["--only", "training"]
-    from PySide6.QtCore import QPoint, QSettings, Qt
-    from PySide6.QtGui import QIcon
+    from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
+    from screenshot_session import open_demo_window, settler, start_app
 
-    work = Path(tempfile.mkdtemp(prefix="medtl-shots-"))
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(work / "settings"))
-    app = QApplication(sys.argv[:1])
-    app.setApplicationName("MedTL")
-    from medtl_gui.core.project import create_demo_project
-    from medtl_gui.gui.main_window import MainWindow
-    from medtl_gui.gui.resources import resource_path
-    from medtl_gui.gui.theme import apply_theme
-
-    apply_theme(app, "dark")
-    app.setWindowIcon(QIcon(str(resource_path("medtl.svg"))))
-    create_demo_project(work / "demo").close()
-
-    def settle(seconds: float = 0.4, until=None, timeout: float = 30.0) -> None:
-        end = time.perf_counter() + (timeout if until else seconds)
-        while time.perf_counter() < end:
-            app.processEvents()
-            if until is not None and until():
-                until = None
-                end = time.perf_counter() + seconds
-            time.sleep(0.01)
-
-    window = MainWindow()
-    window.resize(1600, 1000)
-    window.show()
-    window.open_project(work / "demo")
-    settle(until=lambda: window.viewer.scan is not None)
+    app, work = start_app("medtl-shots-")
+    settle = settler(app)
+    window = open_demo_window(work, settle, lambda w: w.viewer.scan is not None)
     browser = window.browser
     project = window.project
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,9 +264,6 @@ def pretrain_ssl(config: PretrainConfig, images: LabelledImages, events: Any = N
     try:
         return run.execute()
     except Exception as exc:  # noqa: BLE001 - any failure during training ends the run cleanly
-        reason = f"{type(exc).__name__}: {exc}"
-        folder.write_error(traceback.format_exc())
-        report = {"status": "failed", "error": reason, "run_id": folder.run_id, "finished": utc_now()}
-        folder.write_report(report)
+        reason, report = folder.record_failure(exc)
         emit(RunFailed(reason, str(folder.path)))
         return PretrainResult("failed", folder.path, None, run.epochs_completed, report, reason)

@@ -16,6 +16,8 @@ durability.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -86,11 +88,9 @@ def write_project_marker(root: Path) -> None:
     marker = root / PROJECT_MARKER
     if marker.exists():
         return
-    try:
+    with contextlib.suppress(OSError):
         marker.write_text("MedTL project: open this file (or its folder) with MedTL.\n"
                           f"The project's data is in {DATABASE_NAME} and the folders beside it.\n", encoding="utf-8")
-    except OSError:
-        pass
 
 
 class Project(LabelStore, MaskStore, SplitStore, ExportLog):

@@ -11,7 +11,6 @@ best and last checkpoints, stop early when the monitored metric stalls.
 from __future__ import annotations
 
 import time
-import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,10 +130,7 @@ def train(
     try:
         return run.execute()
     except Exception as exc:  # noqa: BLE001 - any failure during training ends the run cleanly
-        reason = f"{type(exc).__name__}: {exc}"
-        folder.write_error(traceback.format_exc())
-        report = {"status": "failed", "error": reason, "run_id": folder.run_id, "finished": utc_now()}
-        folder.write_report(report)
+        reason, report = folder.record_failure(exc)
         emit(RunFailed(reason, str(folder.path)))
         return RunResult("failed", folder.path, run.best_epoch, run.best_metric, run.epochs_completed, report, reason)
 

@@ -17,6 +17,7 @@ import os
 import platform
 import subprocess
 import sys
+import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,14 @@ class RunFolder:
         """``report.json`` if the run has ended."""
         path = self.path / self.REPORT
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+    def record_failure(self, exc: BaseException) -> tuple[str, dict[str, Any]]:
+        """Write the traceback being handled to ``error.log`` and a "failed" ``report.json``: (reason, report)."""
+        reason = f"{type(exc).__name__}: {exc}"
+        self.write_error(traceback.format_exc())
+        report = {"status": "failed", "error": reason, "run_id": self.run_id, "finished": utc_now()}
+        self.write_report(report)
+        return reason, report
 
     def write_error(self, text: str) -> None:
         """Keep a failed run's traceback."""

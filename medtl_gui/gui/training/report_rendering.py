@@ -82,11 +82,13 @@ class ReportDocument(QTextDocument):
 
 
 def render_png(html: str, destination: str | os.PathLike, width: int = 980, max_height: int | None = None,
-               scale: float = 1.5) -> Path:
-    """A picture of the report page (the top ``max_height`` px of it, if given), ``scale`` x sharp."""
+               scale: float = 1.5, top: float = 0.0) -> Path:
+    """A picture of the report page from ``top`` down (``max_height`` px of it, if given), ``scale`` x sharp."""
+    from PySide6.QtCore import QRectF
+
     ensure_application()
     document = ReportDocument(html, width)
-    height = int(document.size().height())
+    height = int(document.size().height() - top)
     if max_height is not None:
         height = min(height, max_height)
     image = QImage(int(width * scale), int(height * scale), QImage.Format.Format_ARGB32)
@@ -95,7 +97,8 @@ def render_png(html: str, destination: str | os.PathLike, width: int = 980, max_
     painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
                            | QPainter.RenderHint.SmoothPixmapTransform)
     painter.scale(scale, scale)
-    document.drawContents(painter)
+    painter.translate(0, -top)
+    document.drawContents(painter, QRectF(0, top, width, height))
     painter.end()
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)

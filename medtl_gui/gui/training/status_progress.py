@@ -7,6 +7,8 @@ and a Cancel button in the status bar; failures open an error box.
 
 from __future__ import annotations
 
+import contextlib
+
 from collections.abc import Callable
 from typing import Any
 
@@ -71,9 +73,7 @@ class StatusProgress(QWidget):
         self.error_box = box
 
     def _finished(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TypeError):  # nothing was connected
             self.cancel_button.clicked.disconnect()
-        except (RuntimeError, TypeError):
-            pass
         self.job = None
         self.hide()

@@ -369,6 +369,7 @@ class TrainingController(QObject):
 def weights_from_run(store: Any, run: RunSummary, progress: Any = None, cancel: Any = None) -> str:
     """Put a finished classification run's backbone into the weight store (once); returns its name there."""
     from medtl_gui.core.training import checkpoints
+    from medtl_gui.core.training.run_folder import RunFolder
 
     name = f"run-{run.run_id}"
     if store.find(name) is not None:
@@ -377,13 +378,10 @@ def weights_from_run(store: Any, run: RunSummary, progress: Any = None, cancel: 
     tag = "best" if checkpoints.checkpoint_exists(folder, "best") else "last"
     state = checkpoints.load_model_state(folder, tag)
     backbone = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
-    record_in_channels = None
-    try:
-        import json
-
-        record_in_channels = json.loads((run.path / "config.json").read_text(encoding="utf-8"))["model"]["in_channels"]
+    try:  # the run's own record of its input channels; an older or damaged run lets the store infer them
+        record_in_channels = RunFolder.existing(run.path).read_config()["model"]["in_channels"]
     except (OSError, KeyError, ValueError):
-        pass
+        record_in_channels = None
     store.add_state_dict(name, run.model, backbone, source=f"fine-tuned in run {run.run_id}",
                          licence="derived from this project's images and labels", layout="medtl-backbone",
                          in_channels=record_in_channels, notes=f"checkpoint {tag} of {run.path}")

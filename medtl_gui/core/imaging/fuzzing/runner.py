@@ -16,6 +16,8 @@ limit), ``hang`` and ``crash``.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import random
@@ -157,10 +159,8 @@ class WorkerProcess:
         if reply is not None:
             return reply
         if self._eof:  # the pipe closed: the child died (give the OS a moment to reap it)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
         if self.process.poll() is None:
             self.stop()
             return {"status": "hang", "type": "Timeout", "detail": f"no answer within {timeout_s:.0f} s"}
