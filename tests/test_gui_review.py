@@ -110,8 +110,14 @@ def test_saliency_overlay_toggles_and_follows_opacity_colour_and_class(qtbot, re
     with qtbot.waitSignal(win.image_shown, timeout=20_000):
         win.browser.select_image(raster)
     assert not saliency.layer.shown
+    reads: list[int] = []
+    read_image = win.project.read_image
+    win.project.read_image = lambda image_id, *a, **k: reads.append(image_id) or read_image(image_id, *a, **k)
     with qtbot.waitSignal(saliency.computed, timeout=TIMEOUT_MS) as computed:
         action.trigger()
+    del win.project.read_image
+    # (the viewer may prefetch a neighbour meanwhile)
+    assert raster not in reads, "the saliency job explains the pixels on screen, it does not decode them again"
     outcome = computed.args[0]
     qtbot.waitUntil(lambda: not saliency.busy, timeout=5_000)
     assert saliency.panel.show_box.isChecked() and action.isChecked()

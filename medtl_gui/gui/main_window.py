@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.resize(1440, 900)
         self.project: Any = None
         self.current_id: int | None = None
+        self.shown_id: int | None = None  # the image whose pixels the viewer holds (current_id's, once loaded)
         self._browse_row, self._browse_step = -1, 1  # browser row of the image shown, direction of travel
         self._project_serial = 0  # part of the loader's keys: image ids repeat across projects
         self.settings: QSettings = app_settings_store()
@@ -188,7 +189,7 @@ class MainWindow(QMainWindow):
     def _set_project(self, project: Any) -> None:
         self._close_project()
         self.project = project
-        self.current_id = None
+        self.current_id = self.shown_id = None
         self._project_serial += 1
         self._remember_recent(Path(project.folder))
         self.setWindowTitle(f"MedTL {__version__} — {project.name}")
@@ -272,6 +273,7 @@ class MainWindow(QMainWindow):
         if serial != self._project_serial or image_id != self.current_id:
             return
         self.viewer.set_scan(loaded.scan, loaded.stats)
+        self.shown_id = image_id
         self.editor.set_image(image_id, loaded.plane_shape, loaded.n_slices, loaded.masks, loaded.proposals,
                               self.viewer.slice_key)
         self.metadata_panel.set_metadata(loaded.scan.metadata)
@@ -284,6 +286,7 @@ class MainWindow(QMainWindow):
         serial, image_id = key
         if serial == self._project_serial and image_id == self.current_id:
             self.viewer.set_scan(None)
+            self.shown_id = None
             self.editor.clear_image()
             self.metadata_panel.set_metadata({})
             self.statusBar().showMessage(f"Cannot show image {image_id}: {message}")

@@ -70,15 +70,19 @@ class TrainedModelCache:
             return self._models[key]
 
 
-def compute_saliency(project: Any, request: SaliencyRequest, models: TrainedModelCache,
+def compute_saliency(project: Any, request: SaliencyRequest, models: TrainedModelCache, scan: Any = None,
                      progress: Any = None, cancel: Any = None) -> SaliencyOutcome:
-    """The heat-map of ``request`` (background thread; raises with a readable message on failure)."""
+    """The heat-map of ``request`` (background thread; raises with a readable message on failure).
+
+    ``scan``: the request's image as already decoded for the viewer (read from the project when None).
+    """
     from medtl_gui.core.review.saliency import explain_image
 
     trained = models.get(request.run_dir)
     if trained.head_kind == "regression" or not trained.class_names:
         raise ValueError(f"run {Path(request.run_dir).name} is not a classifier: saliency explains class decisions")
-    scan = project.read_image(request.image_id)
+    if scan is None:
+        scan = project.read_image(request.image_id)
     result = explain_image(trained, scan, request.class_choice, method=request.method, device="cpu")
     return SaliencyOutcome(request, result.heatmap, result.class_name, float(result.probabilities[result.class_index]),
                            list(trained.class_names), result.layer, int(getattr(scan, "n_frames", 1) or 1))
@@ -162,7 +166,9 @@ class SaliencyController(QObject):
 
     def _start(self, request: SaliencyRequest) -> None:
         self.panel.set_status(f"Computing {self.panel.method_box.currentText()} with run {Path(request.run_dir).name}…")
-        job = BackgroundJob(compute_saliency, self.window.project, request, self.models)
+        w = self.window  # the image on screen is already decoded: explain those pixels, do not read them again
+        on_screen = w.viewer.scan if w.shown_id == request.image_id else None
+        job = BackgroundJob(compute_saliency, w.project, request, self.models, scan=on_screen)
         job.succeeded.connect(self._on_result)
         job.failed.connect(lambda message, _details: self._on_failure(message))
         job.finished.connect(self._on_finished)
