@@ -65,6 +65,11 @@ RECIPE = {
     "monitor": "train_loss",
     "sliding_window_overlap": 0.5,
     "precision": "auto",
+    "colour_channel": "all",
+    "contrast": "none",
+    "dice_weight": 1.0,
+    "input_scale": 1.0,
+    "seed": 0,
 }
 
 
@@ -105,6 +110,7 @@ def main() -> None:
     parser.add_argument("--no-flips", dest="flips", action="store_false")
     parser.add_argument("--tune", action="store_true",
                         help="recipe-tuning split: train on the first 12 cases, test on the next 3 (never the last 5)")
+    parser.add_argument("--base-channels", type=int, help="plain U-Net width (default: the model's)")
     for key, value in RECIPE.items():
         if key not in ("task",):
             parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=type(value), default=value)
@@ -122,7 +128,7 @@ def main() -> None:
     project.close()
     print(f"train {names['train']}\ntest  {names['val']}", file=sys.stderr)
     config = TrainConfig.from_dict({**RECIPE, **{k: getattr(args, k) for k in RECIPE if k != "task"},
-                                    "device": args.device})
+                                    "device": args.device, "base_channels": args.base_channels})
     data = open_segmentation_source(work / "project")
     started = time.perf_counter()
     result = train(config, data, ConsoleProgress(), run_dir=work / "run")

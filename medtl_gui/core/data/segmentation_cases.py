@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from medtl_gui.core.data.contrast import COLOUR_CHANNELS, CONTRAST_METHODS, enhance_contrast
 from medtl_gui.core.data.errors import DataError
 from medtl_gui.core.data.preprocessing import convert_channels, select_plane, to_unit_range
 from medtl_gui.core.data.segmentation import ImagePlane, SegmentationImages, SegmentationItem
@@ -33,12 +34,22 @@ class SegmentationInput:
     normalisation: str  # "per_image" or "weights"
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    colour_channel: str = "all"  # see COLOUR_CHANNELS; one channel means in_channels == 1
+    contrast: str = "none"  # see medtl_gui.core.data.contrast.CONTRAST_METHODS
+    scale: float = 1.0  # the network works on images resampled by this factor (results come back at full size)
 
     def __post_init__(self) -> None:
         if self.in_channels not in (1, 3):
             raise ValueError(f"in_channels must be 1 or 3, got {self.in_channels}")
         if self.normalisation not in NORMALISATIONS:
             raise ValueError(f"normalisation must be one of {', '.join(NORMALISATIONS)}, not {self.normalisation!r}")
+        if self.colour_channel not in COLOUR_CHANNELS:
+            raise ValueError(f"colour_channel must be one of {', '.join(COLOUR_CHANNELS)}, "
+                             f"not {self.colour_channel!r}")
+        if self.contrast not in CONTRAST_METHODS:
+            raise ValueError(f"contrast must be one of {', '.join(CONTRAST_METHODS)}, not {self.contrast!r}")
+        if not 0.25 <= self.scale <= 4.0:
+            raise ValueError(f"scale must be between 0.25 and 4, not {self.scale}")
 
     def to_json(self) -> dict:
         """A JSON-ready dict."""
@@ -47,7 +58,9 @@ class SegmentationInput:
     @classmethod
     def from_json(cls, data: dict) -> "SegmentationInput":
         """Rebuild from :meth:`to_json`."""
-        return cls(int(data["in_channels"]), str(data["normalisation"]), tuple(data["mean"]), tuple(data["std"]))
+        return cls(int(data["in_channels"]), str(data["normalisation"]), tuple(data["mean"]), tuple(data["std"]),
+                   str(data.get("colour_channel", "all")), str(data.get("contrast", "none")),
+                   float(data.get("scale", 1.0)))
 
 
 @dataclass
@@ -73,14 +86,33 @@ class PreparedCase:
         """Apply this case's normalisation to (..., C, H, W) [0, 1] pixels of it."""
         return (image - self.shift.view(-1, 1, 1)) / self.scale.view(-1, 1, 1)
 
+    def resampled(self, factor: float) -> "PreparedCase":
+        """This case with image (bilinear, anti-aliased), labels and field of view (nearest) resampled by
+        ``factor``: what a network working at another resolution trains on."""
+        if factor == 1.0:
+            return self
+        import torch.nn.functional as F
 
-def unit_tensor(plane: ImagePlane, in_channels: int) -> torch.Tensor:
-    """A float32 (in_channels, H, W) tensor in [0, 1] from an image plane."""
+        height, width = self.size
+        size = (max(1, round(height * factor)), max(1, round(width * factor)))
+        image = F.interpolate(self.image.unsqueeze(0), size=size, mode="bilinear", align_corners=False,
+                              antialias=factor < 1.0)[0].clamp(0.0, 1.0)
+        nearest = torch.stack([self.labels.float(), self.fov.float()]).unsqueeze(0)
+        labels, fov = F.interpolate(nearest, size=size, mode="nearest-exact")[0]
+        return PreparedCase(self.id, self.case_id, image.contiguous(), labels.to(torch.uint8), fov.bool(),
+                            self.has_fov, self.shift, self.scale)
+
+
+def unit_tensor(plane: ImagePlane, spec: SegmentationInput) -> torch.Tensor:
+    """A float32 (in_channels, H, W) tensor in [0, 1] from an image plane, as ``spec`` prepares it:
+    the chosen colour channel (grey images have only one), contrast enhancement, then the channel count."""
     pixels, is_colour = select_plane(np.asarray(plane.pixels))
-    unit = to_unit_range(pixels, plane.window)
-    tensor = torch.from_numpy(np.ascontiguousarray(unit))
-    tensor = tensor.permute(2, 0, 1) if is_colour else tensor.unsqueeze(0)
-    return convert_channels(tensor, in_channels).contiguous()
+    unit = np.asarray(to_unit_range(pixels, plane.window), dtype=np.float32)
+    channels = np.moveaxis(unit, -1, 0) if is_colour else unit[None]
+    if is_colour and spec.colour_channel != "all":
+        channels = channels[COLOUR_CHANNELS.index(spec.colour_channel) - 1][None]
+    channels = enhance_contrast(channels, spec.contrast)
+    return convert_channels(torch.from_numpy(np.ascontiguousarray(channels)), spec.in_channels).contiguous()
 
 
 def _normalisation(image: torch.Tensor, fov: torch.Tensor, spec: SegmentationInput) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,7 +126,7 @@ def _normalisation(image: torch.Tensor, fov: torch.Tensor, spec: SegmentationInp
 
 def prepare_case(item: SegmentationItem, spec: SegmentationInput, with_mask: bool = True) -> PreparedCase:
     """Load and prepare one item (``with_mask=False``: unlabelled images for prediction)."""
-    image = unit_tensor(item.load_image(), spec.in_channels)
+    image = unit_tensor(item.load_image(), spec)
     height, width = image.shape[-2:]
     if with_mask:
         labels = np.asarray(item.load_mask())

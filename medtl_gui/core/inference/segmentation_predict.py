@@ -68,7 +68,8 @@ def load_segmentation_run(run_dir: str | os.PathLike, checkpoint: str = "best") 
             raise FileNotFoundError(f"{folder.path}: the run has no saved checkpoint (did it finish an epoch?)")
     labels = list(record["data"]["label_names"])
     bundle = build_segmentation_model(config.model, n_labels=len(labels),
-                                      in_channels=int(record["model"]["in_channels"]))
+                                      in_channels=int(record["model"]["in_channels"]),
+                                      base_channels=config.base_channels)
     bundle.model.load_state_dict(checkpoints.load_model_state(folder.checkpoints, checkpoint))
     bundle.model.eval()
     prep = record["preprocessing"]
@@ -99,7 +100,7 @@ class SegmentationPredictor:
 
         config = self.trained.config
         _, probabilities = predict_case(self.model, case, self.trained.patch_size, config.sliding_window_overlap,
-                                        config.batch_size, self.plan, self.flips)
+                                        config.batch_size, self.plan, self.flips, self.trained.input_spec.scale)
         return probabilities
 
     def predict_plane(self, plane: ImagePlane, fov: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

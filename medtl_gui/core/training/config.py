@@ -86,6 +86,11 @@ class TrainConfig:
     patches_per_image: int = 16  # random training patches per image and epoch
     foreground_fraction: float = 0.5  # share of patches centred on a labelled pixel
     sliding_window_overlap: float = 0.5  # overlap of the windows that predict whole images
+    colour_channel: str = "all"  # "all", or one channel of colour images ("green" for fundus photographs)
+    contrast: str = "none"  # "none" | "clahe": contrast-limited adaptive histogram equalisation of the input
+    input_scale: float = 1.0  # the network sees images resampled by this factor (e.g. 1.5 widens thin vessels)
+    base_channels: int | None = None  # plain U-Nets: width of the first level (None: the architecture's)
+    dice_weight: float = 1.0  # loss = dice_weight * Dice + cross-entropy
     # domain adaptation (see domain_adaptation.py): target images come from a project's images marked
     # with domain ``target_domain``, or from ``medtl train --target-data FILE.npz`` (used unlabelled)
     domain_adaptation: str = "none"  # "none" | "adabn" | "dsbn" | "dann"

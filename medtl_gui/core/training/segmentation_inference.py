@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from medtl_gui.core.data.segmentation_cases import PreparedCase
@@ -53,8 +54,20 @@ def sliding_window_logits(model: nn.Module, image: torch.Tensor, window: int, ov
 
 
 def predict_case(model: nn.Module, case: PreparedCase, window: int, overlap: float = 0.5, batch_size: int = 16,
-                 plan: ExecutionPlan | None = None, flips: bool = False) -> tuple[torch.Tensor, np.ndarray]:
-    """Logits (1, outputs, H, W) and probabilities (outputs, H, W) of one prepared case."""
+                 plan: ExecutionPlan | None = None, flips: bool = False,
+                 scale: float = 1.0) -> tuple[torch.Tensor, np.ndarray]:
+    """Logits (1, outputs, H, W) and probabilities (outputs, H, W) of one prepared case.
+
+    ``scale``: the network works at that multiple of the image's resolution
+    (see ``SegmentationInput.scale``); the image is resampled bilinearly
+    for it and the logits are resampled back, so results are always at the
+    image's own size.
+    """
     image = case.normalise(case.image).unsqueeze(0)
+    if scale != 1.0:
+        size = (max(1, round(case.size[0] * scale)), max(1, round(case.size[1] * scale)))
+        image = F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=scale < 1.0)
     logits = sliding_window_logits(model, image, window, overlap, batch_size, plan, flips)
+    if scale != 1.0:
+        logits = F.interpolate(logits, size=case.size, mode="bilinear", align_corners=False, antialias=scale > 1.0)
     return logits, output_probabilities(logits)[0].numpy()

@@ -99,13 +99,13 @@ class SegmentationStepRunner(StepRunner):
 
 
 def score_cases(runner: StepRunner, cases: list[PreparedCase], label_names: list[str], config: TrainConfig,
-                patch_size: int) -> tuple[dict[str, Any], float]:
+                patch_size: int, scale: float) -> tuple[dict[str, Any], float]:
     """Whole-image (sliding-window) metrics of ``cases`` and their mean loss."""
     scorer = SegmentationScorer(label_names, config.threshold, config.seed)
     losses = []
     for case in cases:
         logits, probabilities = predict_case(runner.model, case, patch_size, config.sliding_window_overlap,
-                                             config.batch_size, runner.plan)
+                                             config.batch_size, runner.plan, scale=scale)
         target = torch.stack([case.labels.long(), case.fov.long()]).unsqueeze(0)
         losses.append(float(runner.loss_fn(logits, target)))
         scorer.add(case.case_id, probabilities, case.labels.numpy(), case.fov.numpy() if case.has_fov else None)
@@ -138,6 +138,8 @@ class SegmentationRun(TrainingRun):
         progress = lambda text: self.emit(Message(text))  # noqa: E731
         splits = {name: prepare_cases(images, self.input_spec, progress)
                   for name, images in (("train", s.train), ("val", s.val), ("test", s.test)) if images}
+        # patches are cut at the network's working resolution; val/test stay at full size (predict_case resamples)
+        splits["train"] = [case.resampled(self.input_spec.scale) for case in splits["train"]]
         return SegmentationBatches(splits, self.config, s.image_size)
 
     def _build_runner(self, batches: SegmentationBatches) -> SegmentationStepRunner:
@@ -149,7 +151,7 @@ class SegmentationRun(TrainingRun):
         scheduler = build_scheduler(optimizer, c.schedule, c.epochs * per_epoch, round(c.warmup_epochs * per_epoch))
         retention = L2SPPenalty(self.model) if s.retention == "l2sp" else None
         scaler = torch.amp.GradScaler("cuda") if self.plan.needs_grad_scaler() else None
-        loss_fn = SegmentationLoss(self.model.n_outputs)
+        loss_fn = SegmentationLoss(self.model.n_outputs, dice_weight=c.dice_weight)
         return SegmentationStepRunner(self.model, self.plan, loss_fn, optimizer, scheduler, retention, s.alpha,
                                       c.beta, False, scaler)
 
@@ -159,7 +161,7 @@ class SegmentationRun(TrainingRun):
         record: dict[str, Any] = {"epoch": epoch, "train_loss": outcome.mean_loss}
         if val_loader:
             report, loss = score_cases(runner, val_loader, self.settings.label_names, self.config,
-                                       self.settings.image_size)
+                                       self.settings.image_size, self.input_spec.scale)
             record["val_loss"] = loss
             record.update({f"val_{key}": report.get(key) for key in EPOCH_METRICS})
         record.update({"lr": runner.lr, "seconds": outcome.seconds,
@@ -201,7 +203,8 @@ class SegmentationRun(TrainingRun):
                 cases = batches.eval_loader(split)
                 if cases:
                     report[split], report[f"{split}_loss"] = score_cases(
-                        runner, cases, self.settings.label_names, self.config, self.settings.image_size)
+                        runner, cases, self.settings.label_names, self.config, self.settings.image_size,
+                        self.input_spec.scale)
         report["seconds"] = time.perf_counter() - self.started
         report["finished"] = utc_now()
         self.folder.write_report(report)
@@ -273,7 +276,7 @@ def train_segmentation(
         settings = resolve_segmentation_settings(config, data)
         plan = plan_execution(config.device, config.precision, config.channels_last)
         bundle = build_segmentation_run_model(config, settings, weight_store)
-        input_spec = input_spec_for(bundle)
+        input_spec = input_spec_for(bundle, config)
         if folder is None:
             folder = RunFolder.at(run_dir) if run_dir is not None else RunFolder.create(
                 data.runs_dir or Path("runs"), f"seg-{config.model}-{config.strategy}")

@@ -104,7 +104,7 @@ def resolve_segmentation_settings(config: TrainConfig, data: SegmentationSplits)
     return SegmentationSettings(
         strategy=strategy,
         image_size=patch,
-        in_channels=config.in_channels or detect_in_channels(train),
+        in_channels=1 if config.colour_channel != "all" else config.in_channels or detect_in_channels(train),
         retention=retention,
         alpha=float(DEFAULT_ALPHA[retention] if config.alpha is None else config.alpha),
         lr_decay=strategy.default_lr_decay if config.lr_decay is None else config.lr_decay,
@@ -132,12 +132,15 @@ def build_segmentation_run_model(config: TrainConfig, settings: SegmentationSett
         weights = store.load(entry) if entry is not None else None
     seed_everything(config.seed)
     bundle = build_segmentation_model(config.model, n_labels=len(settings.label_names),
-                                      in_channels=settings.in_channels, weights=weights)
+                                      in_channels=settings.in_channels, weights=weights,
+                                      base_channels=config.base_channels)
     torch.manual_seed(config.seed)
     return bundle
 
 
-def input_spec_for(bundle: SegmentationBundle) -> SegmentationInput:
-    """Pretrained encoders get their weights' normalisation; networks from scratch per-image standardisation."""
+def input_spec_for(bundle: SegmentationBundle, config: TrainConfig) -> SegmentationInput:
+    """The config's channel, contrast and resolution choice; pretrained encoders get their weights' normalisation,
+    networks from scratch per-image standardisation."""
     return SegmentationInput(bundle.in_channels, "weights" if bundle.weights is not None else "per_image",
-                             tuple(bundle.mean), tuple(bundle.std))
+                             tuple(bundle.mean), tuple(bundle.std), config.colour_channel, config.contrast,
+                             config.input_scale)

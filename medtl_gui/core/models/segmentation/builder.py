@@ -85,13 +85,14 @@ def build_segmentation_model(
     n_labels: int = 1,
     in_channels: int = 1,
     weights: PretrainedWeights | None = None,
+    base_channels: int | None = None,
 ) -> SegmentationBundle:
     """Build segmentation network ``name`` (see the registry) for ``n_labels`` labels.
 
     ``weights`` (from :meth:`WeightStore.load`, ImageNet or in-domain)
     initialise the encoder; the decoder always starts random (seed torch
     first). A 3-channel pretrained stem is summed into 1 channel for grey
-    inputs, as for classifiers.
+    inputs, as for classifiers. ``base_channels`` overrides a plain U-Net's width.
     """
     architecture = get_segmentation_architecture(name)
     if in_channels not in (1, 3):
@@ -100,7 +101,7 @@ def build_segmentation_model(
     if architecture.encoder is None:
         if weights is not None:
             raise WeightsError(weights.entry.file, f"{name} is trained from scratch and takes no pretrained weights")
-        encoder = plain_unet_encoder(in_channels, architecture.base_channels)
+        encoder = plain_unet_encoder(in_channels, base_channels or architecture.base_channels)
         widths = encoder_channels(encoder, in_channels)
         decoder = UNetDecoder(in_channels, widths, widths[-2::-1], n_outputs)
         mean, std = normalisation_for_unit(in_channels)
