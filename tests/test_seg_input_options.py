@@ -160,3 +160,5 @@ def test_input_options_are_checked() -> None:
         TrainConfig(task="segmentation", model="resnet18", base_channels=16).validate()
     with pytest.raises(ConfigError, match="dice_weight"):
         TrainConfig(**base, dice_weight=-1.0).validate()
+    with pytest.raises(ConfigError, match="contrast.*segmentation runs only"):
+        TrainConfig(model="resnet18", contrast="clahe").validate()

@@ -170,3 +170,20 @@ def test_frozen_builds_load_data_in_the_main_process(monkeypatch) -> None:
     assert loader_workers(3) == 3
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert loader_workers(3) == 0
+
+
+def test_automatic_loader_workers_are_none_on_a_cpu_and_several_on_a_gpu(monkeypatch) -> None:
+    import os
+
+    from medtl_gui.core.training import device as device_module
+    from medtl_gui.core.training.device import AUTO_GPU_WORKERS, loader_workers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert loader_workers(None, "cpu") == 0 and loader_workers(None) == 0
+    assert loader_workers(2, "cpu") == 2  # an explicit setting wins
+    monkeypatch.setattr(device_module.platform, "system", lambda: "Linux")
+    assert loader_workers(None, "cuda:0") == AUTO_GPU_WORKERS
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert loader_workers(None, "cuda") == 2  # two cores stay for the training process and the system
+    monkeypatch.setattr(device_module.platform, "system", lambda: "Windows")
+    assert loader_workers(None, "cuda") == 0  # no automatic workers where processes do not fork

@@ -29,6 +29,9 @@ TASKS = ("classification", "regression", "segmentation")
 REGRESSION_LOSSES = ("mse", "mae")
 #: domain adaptation methods (see medtl_gui.core.training.domain_adaptation)
 DOMAIN_ADAPTATIONS = ("none", "adabn", "dsbn", "dann")
+#: segmentation-only input settings and their defaults (another task must leave them so)
+SEGMENTATION_INPUT_DEFAULTS = {"colour_channel": "all", "contrast": "none", "input_scale": 1.0,
+                               "base_channels": None, "dice_weight": 1.0}
 
 
 class ConfigError(ValueError):
@@ -106,7 +109,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N" | "mps"
     precision: str = "auto"  # "auto": bf16 where the CPU/GPU supports it, else fp32
     channels_last: bool | None = None  # None: on when autocast is used on a CPU or CUDA
-    num_workers: int = 0
+    num_workers: int | None = None  # DataLoader workers; None: automatic (0 on a CPU, up to 8 on a GPU)
     validation_samples: int = 8  # predictions sent with each ValidationSamples event
     recipe: str | None = None  # the recipe (see recipes.py) this config started from; None: set by hand
 
@@ -157,7 +160,7 @@ class TrainConfig:
         need(self.early_stopping_patience is None or self.early_stopping_patience >= 1,
              "early_stopping_patience", "must be >= 1 or null")
         need(0 < self.threshold < 1, "threshold", "must be between 0 and 1")
-        need(self.num_workers >= 0, "num_workers", "must be >= 0")
+        need(self.num_workers is None or self.num_workers >= 0, "num_workers", "must be >= 0 or null (automatic)")
         need(self.validation_samples >= 0, "validation_samples", "must be >= 0")
         need(self.domain_adaptation in DOMAIN_ADAPTATIONS, "domain_adaptation",
              f"must be one of {', '.join(DOMAIN_ADAPTATIONS)}")
@@ -168,6 +171,9 @@ class TrainConfig:
              "is available for classification only")
         need(self.monitor == "auto" or self.monitor.startswith(("val_", "train_")), "monitor",
              "must be 'auto' or a metric name such as val_auc, val_loss, val_balanced_accuracy")
+        for key, default in SEGMENTATION_INPUT_DEFAULTS.items():
+            need(self.task == "segmentation" or getattr(self, key) == default, key,
+                 "applies to segmentation runs only")
         if self.task == "segmentation":
             from medtl_gui.core.training.segmentation_config import segmentation_config_problems
 

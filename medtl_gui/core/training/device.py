@@ -58,15 +58,33 @@ class ExecutionPlan:
         return ", ".join(parts)
 
 
-def loader_workers(requested: int) -> int:
-    """DataLoader worker processes to use: ``requested``, but 0 in a frozen (installer) build.
+#: most DataLoader worker processes chosen automatically for a GPU run
+AUTO_GPU_WORKERS = 8
 
-    A frozen app's child processes would start another copy of the app
-    executable; loading in the main process is safe everywhere.
+
+def loader_workers(requested: int | None, device: torch.device | str | None = None) -> int:
+    """DataLoader worker processes to use for a run on ``device``.
+
+    ``requested`` (the config's ``num_workers``) wins when set. ``None``
+    means automatic: none when training on the CPU (worker processes would
+    take cores from the arithmetic; measured slower on 2 cores), and up to
+    :data:`AUTO_GPU_WORKERS` on a GPU, where the CPU only prepares and
+    augments images and one process cannot keep up (benchmarks/RESULTS.md,
+    bench_engine on CUDA). Automatic workers are used only where processes
+    fork (Linux): elsewhere they would re-import the app and pickle the data
+    sources. A frozen (installer) build always loads in the main process: its
+    child processes would start another copy of the app executable.
     """
+    import os
     import sys
 
-    return 0 if getattr(sys, "frozen", False) else requested
+    if getattr(sys, "frozen", False):
+        return 0
+    if requested is not None:
+        return requested
+    if torch.device(device or "cpu").type != "cuda" or platform.system() != "Linux":
+        return 0
+    return max(0, min(AUTO_GPU_WORKERS, (os.cpu_count() or 1) - 2))
 
 
 def cpu_supports_bf16() -> bool:

@@ -47,7 +47,7 @@ from medtl_gui.core.models.transfer_model import TransferModel
 from medtl_gui.core.models.weights.manifest import write_json_atomic
 from medtl_gui.core.training import checkpoints
 from medtl_gui.core.training.config import TrainConfig
-from medtl_gui.core.training.device import ExecutionPlan
+from medtl_gui.core.training.device import ExecutionPlan, loader_workers
 from medtl_gui.core.training.domain_adaptation import (
     DomainDiscriminator,
     TargetBatches,
@@ -104,7 +104,8 @@ class DomainAdaptation:
         self.total_steps = max(1, total_steps)
         if self.uses_target_batches:
             dataset = target_dataset(self.images, preprocessing, self.config.augmentation)
-            self.stream = TargetBatches(dataset, self.config.batch_size, self.config.seed, self.config.num_workers)
+            self.stream = TargetBatches(dataset, self.config.batch_size, self.config.seed,
+                                        loader_workers(self.config.num_workers, self.plan.device))
 
     def next_target(self) -> torch.Tensor:
         """The next target batch, on the run's device."""

@@ -24,7 +24,7 @@ from medtl_gui.core.models.weights.store import WeightStore
 from medtl_gui.core.training import distributed as ddp
 from medtl_gui.core.training.config import ConfigError, TrainConfig
 from medtl_gui.core.training.control import RunControl
-from medtl_gui.core.training.device import ExecutionPlan, plan_execution
+from medtl_gui.core.training.device import ExecutionPlan, loader_workers, plan_execution
 from medtl_gui.core.training.domain_adaptation import prepare_domain_data
 from medtl_gui.core.training.domain_methods import DomainAdaptation, create_domain_adaptation
 from medtl_gui.core.training.epoch_loop import StepRunner, predict, run_training_epoch
@@ -225,7 +225,8 @@ class TrainingRun:
             return FeatureBatches(splits, prep, c.batch_size, c.seed, balanced, self.model, self.plan,
                                   f"{self.bundle.weights_id}:{c.seed if self.bundle.weights is None else ''}",
                                   cache, progress=lambda text: self.emit(Message(text)))
-        return ddp.image_batches(splits, prep, c.augmentation, c.batch_size, c.num_workers, c.seed, balanced)
+        return ddp.image_batches(splits, prep, c.augmentation, c.batch_size,
+                                 loader_workers(c.num_workers, self.plan.device), c.seed, balanced)
 
     def _build_runner(self, batches: ImageBatches) -> StepRunner:
         c, s = self.config, self.settings

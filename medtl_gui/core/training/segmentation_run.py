@@ -56,10 +56,12 @@ class SegmentationBatches:
 
     features_mode = False
 
-    def __init__(self, splits: dict[str, list[PreparedCase]], config: TrainConfig, patch_size: int):
+    def __init__(self, splits: dict[str, list[PreparedCase]], config: TrainConfig, patch_size: int,
+                 num_workers: int = 0):
         self.cases = splits
         self.config = config
         self.patch_size = patch_size
+        self.num_workers = num_workers
         self.sampler = PatchSampler(patch_size, config.foreground_fraction)
         self.augmenter = JointAugmentation(config.augmentation)
 
@@ -82,7 +84,7 @@ class SegmentationBatches:
         generator = torch.Generator().manual_seed(derive_seed(self.config.seed, "order", epoch))
         n, size = len(dataset), self.config.batch_size
         return DataLoader(dataset, batch_size=size, shuffle=True, generator=generator,
-                          num_workers=loader_workers(self.config.num_workers), drop_last=n > size and n % size == 1)
+                          num_workers=self.num_workers, drop_last=n > size and n % size == 1)
 
     def eval_loader(self, split: str) -> list[PreparedCase] | None:
         """The whole prepared images of ``split`` (predicted with sliding windows), or None."""
@@ -140,7 +142,8 @@ class SegmentationRun(TrainingRun):
                   for name, images in (("train", s.train), ("val", s.val), ("test", s.test)) if images}
         # patches are cut at the network's working resolution; val/test stay at full size (predict_case resamples)
         splits["train"] = [case.resampled(self.input_spec.scale) for case in splits["train"]]
-        return SegmentationBatches(splits, self.config, s.image_size)
+        return SegmentationBatches(splits, self.config, s.image_size,
+                                   loader_workers(self.config.num_workers, self.plan.device))
 
     def _build_runner(self, batches: SegmentationBatches) -> SegmentationStepRunner:
         c, s = self.config, self.settings

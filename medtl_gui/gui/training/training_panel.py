@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from medtl_gui.core.data.augmentation import AUGMENTATION_PRESETS
+from medtl_gui.core.data.contrast import COLOUR_CHANNELS
 from medtl_gui.core.data.sampling import IMBALANCE_MODES
-from medtl_gui.core.training.config import TrainConfig
+from medtl_gui.core.training.config import SEGMENTATION_INPUT_DEFAULTS, TrainConfig
 from medtl_gui.core.training.segmentation_config import SEGMENTATION_STRATEGIES
 from medtl_gui.core.training.strategies import list_strategies
 from medtl_gui.gui.training.augmentation_preview import AugmentationPreview
@@ -130,6 +131,13 @@ class TrainingPanel(QWidget):
         self.image_size.setSingleStep(16)
         self.patches = _spin(1, 10_000, "Segmentation: random training patches cut from each image per epoch")
         self.foreground = _dspin(0.0, 1.0, 2, 0.05, "Segmentation: share of patches centred on a labelled pixel")
+        self.colour_channel = _combo([(name, name) for name in COLOUR_CHANNELS],
+                                     "Segmentation: which channel of colour images the network sees "
+                                     "(green: fundus photographs)")
+        self.contrast = _combo([("no contrast change", "none"), ("CLAHE", "clahe")],
+                               "Segmentation: contrast-limited adaptive histogram equalisation of the input")
+        self.input_scale = _dspin(0.25, 4.0, 2, 0.25, "Segmentation: resolution the network works at, as a "
+                                  "factor of the image's; masks always come back at the image's size")
         self.augmentation = _combo([(name, name) for name in AUGMENTATION_PRESETS], "Augmentation preset")
         for i, text in enumerate(AUGMENTATION_PRESETS.values()):
             self.augmentation.setItemData(i, text, Qt.ItemDataRole.ToolTipRole)
@@ -193,6 +201,11 @@ class TrainingPanel(QWidget):
         data.addRow("Image size", self.image_size)
         data.addRow("Patches per image", self.patches)
         data.addRow("Foreground share", self.foreground)
+        seg_input = QHBoxLayout()
+        for widget in (self.colour_channel, self.contrast, QLabel("scale"), self.input_scale):
+            seg_input.addWidget(widget)
+        data.addRow("Input", seg_input)
+        self._seg_input = seg_input
         self._data_form = data
         augmentation = QHBoxLayout()
         augmentation.addWidget(self.augmentation, 1)
@@ -222,10 +235,12 @@ class TrainingPanel(QWidget):
         self.retention.currentIndexChanged.connect(lambda _i: self._sync_enabled())
         self.preview_button.clicked.connect(self._on_preview)
         self.augmentation.currentIndexChanged.connect(lambda _i: self._on_augmentation_changed())
-        for widget in (self.model, self.weights, self.strategy, self.retention, self.augmentation, self.imbalance):
+        for widget in (self.model, self.weights, self.strategy, self.retention, self.augmentation, self.imbalance,
+                       self.colour_channel, self.contrast):
             widget.currentIndexChanged.connect(self._edited)
         for spin in (self.stages, self.unfreeze_every, self.alpha, self.beta, self.lr, self.lr_decay, self.epochs,
-                     self.batch_size, self.image_size, self.val_fraction, self.seed, self.patches, self.foreground):
+                     self.batch_size, self.image_size, self.val_fraction, self.seed, self.patches, self.foreground,
+                     self.input_scale):
             spin.valueChanged.connect(self._edited)
         self.device.currentTextChanged.connect(self._edited)
         self.domain_adaptation.changed.connect(self._edited)
@@ -321,6 +336,9 @@ class TrainingPanel(QWidget):
         self.val_fraction.setValue(config.val_fraction)
         self.patches.setValue(config.patches_per_image)
         self.foreground.setValue(config.foreground_fraction)
+        _select(self.colour_channel, config.colour_channel)
+        _select(self.contrast, config.contrast)
+        self.input_scale.setValue(config.input_scale)
         self.device.setCurrentText(config.device)
         self.seed.setValue(config.seed)
         self.domain_adaptation.set_config(config)
@@ -353,6 +371,9 @@ class TrainingPanel(QWidget):
             "val_fraction": self.val_fraction.value(),
             "patches_per_image": self.patches.value(),
             "foreground_fraction": self.foreground.value(),
+            "colour_channel": self.colour_channel.currentData(),
+            "contrast": self.contrast.currentData(),
+            "input_scale": self.input_scale.value(),
             "device": self.device.currentText().strip() or "auto",
             "seed": self.seed.value(),
             "recipe": base.recipe if self.preset.currentData() != CUSTOM else None,
@@ -360,10 +381,13 @@ class TrainingPanel(QWidget):
         }
         if values["task"] == "segmentation":
             values["validation_samples"] = 0
+            if values["colour_channel"] != "all":
+                values["in_channels"] = None
             if values["imbalance"] not in ("auto", "none"):
                 values["imbalance"] = "auto"
         else:
             values["validation_samples"] = GUI_VALIDATION_SAMPLES
+            values |= SEGMENTATION_INPUT_DEFAULTS  # hidden for other tasks: they must stay at their defaults
         return TrainConfig(**values)
 
     def problems(self) -> list[str]:
@@ -417,6 +441,7 @@ class TrainingPanel(QWidget):
         self.domain_adaptation.setEnabled(task == "classification")
         for widget in (self.patches, self.foreground):
             self._data_form.setRowVisible(widget, task == "segmentation")
+        self._data_form.setRowVisible(self._seg_input, task == "segmentation")
 
     def _on_preview(self) -> None:
         self.preview.show()
