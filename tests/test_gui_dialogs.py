@@ -192,3 +192,21 @@ def test_about_lists_versions(main_window):
     text = main_window.about_box.text()
     assert "PySide6" in text and "torch" in text and "numpy" in text
     main_window.about_box.close()
+
+
+def test_seg_label_editor_add_button_and_refused_mask_value_clash(qtbot, main_window):
+    from medtl_gui.gui.dialogs.seg_label_editor import SegLabelEditorDialog
+
+    dialog = SegLabelEditorDialog(main_window.project)
+    qtbot.addWidget(dialog)
+    before = dialog.table.rowCount()
+    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
+    assert dialog.table.rowCount() == before + 1
+    new = dialog.table.rowCount() - 1
+    dialog.table.cellWidget(new, 0).setValue(dialog.row_values(0)[0])  # the first label's mask value
+    dialog.set_row(new, name="")
+    problems = " ".join(dialog.problems())
+    assert "every label needs a name" in problems and "each mask value may have one label" in problems
+    dialog._on_ok()
+    assert "mask value" in dialog.error.text() and dialog.result() == 0
+    assert len(main_window.project.seg_labels()) == before
