@@ -77,7 +77,8 @@ class RunResult:
         return self.status != "failed"
 
 
-def _check_resumable(config: TrainConfig, folder: RunFolder) -> None:
+def check_resumable(config: TrainConfig, folder: RunFolder) -> None:
+    """Refuse to resume ``folder`` with a config that would change the numbers."""
     saved = folder.read_config().get("config", {})
     for key, value in config.to_dict().items():
         if key not in RESUME_MAY_CHANGE and saved.get(key) != value:
@@ -127,18 +128,13 @@ def train(
         emit(RunFailed(str(exc), str(folder.path) if folder else None))
         raise
     run = TrainingRun(config, data, settings, plan, bundle, folder, emit, control, resumed=resume_from is not None)
-    try:
-        return run.execute()
-    except Exception as exc:  # noqa: BLE001 - any failure during training ends the run cleanly
-        reason, report = folder.record_failure(exc)
-        emit(RunFailed(reason, str(folder.path)))
-        return RunResult("failed", folder.path, run.best_epoch, run.best_metric, run.epochs_completed, report, reason)
+    return run.execute_or_fail()
 
 
 def _resumable_folder(config: TrainConfig, resume_from: str | Path) -> RunFolder:
     """The interrupted run's folder, after checking that ``config`` may continue it."""
     folder = RunFolder.existing(resume_from)
-    _check_resumable(config, folder)
+    check_resumable(config, folder)
     return folder
 
 
@@ -267,6 +263,16 @@ class TrainingRun:
         return self.epochs_completed
 
     # ----------------------------------------------------------------- loop
+    def execute_or_fail(self) -> RunResult:
+        """:meth:`execute`; a failure during training ends the run cleanly (recorded in the run folder)."""
+        try:
+            return self.execute()
+        except Exception as exc:  # noqa: BLE001 - any failure during training ends the run cleanly
+            reason, report = self.folder.record_failure(exc)
+            self.emit(RunFailed(reason, str(self.folder.path)))
+            return RunResult("failed", self.folder.path, self.best_epoch, self.best_metric, self.epochs_completed,
+                             report, reason)
+
     def execute(self) -> RunResult:
         """Train all epochs (or until stopped) and write the report."""
         make_deterministic()
@@ -327,6 +333,18 @@ class TrainingRun:
         record.update({"lr": runner.lr, "seconds": outcome.seconds,
                        "train_images_per_s": outcome.images / outcome.seconds if outcome.seconds > 0 else None,
                        "trainable_stages": trainable})
+        stop = self._commit_epoch(epoch, record, runner, trainable, confusion)
+        if predictions is not None and sample_at:
+            self.emit(ValidationSamples(epoch, validation_samples(self.settings.val, predictions, sample_at,
+                                                                  self.config.threshold)))
+        return stop
+
+    def _commit_epoch(self, epoch: int, record: dict[str, Any], runner: StepRunner, trainable: list[str],
+                      confusion: Any = None) -> bool:
+        """Keep score of the monitored metric, write the epoch's metrics line and checkpoints, report it.
+
+        Shared by every task's run; returns True when early stopping ends the run.
+        """
         value = record.get(self.settings.monitor)
         improved = self._is_improvement(value)
         if improved:
@@ -344,9 +362,6 @@ class TrainingRun:
             ddp.save_checkpoint(self.folder.checkpoints, "best", self.model, state)
         self.emit(EpochEnd(epoch, {k: v for k, v in record.items() if k != "trainable_stages"}, confusion,
                            improved, trainable))
-        if predictions is not None and sample_at:
-            self.emit(ValidationSamples(epoch, validation_samples(self.settings.val, predictions, sample_at,
-                                                                  self.config.threshold)))
         patience = self.config.early_stopping_patience
         return patience is not None and self.bad_epochs >= patience
 

@@ -27,12 +27,12 @@ from medtl_gui.core.data.segmentation_cases import PreparedCase, SegmentationInp
 from medtl_gui.core.evaluation.segmentation import SegmentationScorer
 from medtl_gui.core.models.weights.store import WeightStore
 from medtl_gui.core.training import checkpoints
-from medtl_gui.core.training.config import ConfigError, TrainConfig
+from medtl_gui.core.training.config import TrainConfig
 from medtl_gui.core.training.control import RunControl
 from medtl_gui.core.training.device import loader_workers, plan_execution
-from medtl_gui.core.training.engine import RESUME_MAY_CHANGE, RunResult, TrainingRun
+from medtl_gui.core.training.engine import RunResult, TrainingRun, check_resumable
 from medtl_gui.core.training.epoch_loop import StepRunner
-from medtl_gui.core.training.events import EpochEnd, Message, RunFailed, RunFinished, as_callback
+from medtl_gui.core.training.events import Message, RunFailed, RunFinished, as_callback
 from medtl_gui.core.training.freezing import stage_parameter_groups
 from medtl_gui.core.training.optimisation import build_optimizer, build_scheduler
 from medtl_gui.core.training.retention import L2SPPenalty
@@ -170,26 +170,7 @@ class SegmentationRun(TrainingRun):
         record.update({"lr": runner.lr, "seconds": outcome.seconds,
                        "train_patches_per_s": outcome.images / outcome.seconds if outcome.seconds > 0 else None,
                        "trainable_stages": trainable})
-        value = record.get(self.settings.monitor)
-        improved = self._is_improvement(value)
-        if improved:
-            self.best_epoch, self.best_metric, self.bad_epochs = epoch, value, 0
-        else:
-            self.bad_epochs += 1
-        self.epochs_completed = epoch + 1
-        state = {"epoch": epoch, "step": self.step, "best_epoch": self.best_epoch, "best_metric": self.best_metric,
-                 "bad_epochs": self.bad_epochs, "monitor": self.settings.monitor, "saved": utc_now()}
-        # crash order as in the classification engine: metrics line, then 'last', then 'best'
-        # (a resume drops metrics after 'last' and rebuilds 'best' from 'last'; see checkpoints.recover_checkpoints)
-        self.folder.append_metrics(record | {"confusion_matrix": None, "is_best": improved})
-        checkpoints.save_checkpoint(self.folder.checkpoints, "last", self.model, state, runner.optimizer,
-                                    runner.scheduler)
-        if improved:
-            checkpoints.save_checkpoint(self.folder.checkpoints, "best", self.model, state)
-        self.emit(EpochEnd(epoch, {k: v for k, v in record.items() if k != "trainable_stages"}, None, improved,
-                           trainable))
-        patience = self.config.early_stopping_patience
-        return patience is not None and self.bad_epochs >= patience
+        return self._commit_epoch(epoch, record, runner, trainable)
 
     def _finish(self, status: str, runner: StepRunner, batches: SegmentationBatches) -> RunResult:
         report: dict[str, Any] = {
@@ -246,14 +227,6 @@ def _config_record(config: TrainConfig, data: SegmentationSplits, settings: Segm
     }
 
 
-def check_resumable(config: TrainConfig, folder: RunFolder) -> None:
-    """Refuse to resume ``folder`` with a config that would change the numbers."""
-    saved = folder.read_config().get("config", {})
-    for key, value in config.to_dict().items():
-        if key not in RESUME_MAY_CHANGE and saved.get(key) != value:
-            raise ConfigError(key, f"differs from the run being resumed ({saved.get(key)!r} there, {value!r} now)")
-
-
 def train_segmentation(
     config: TrainConfig,
     data: SegmentationSplits,
@@ -289,9 +262,4 @@ def train_segmentation(
         raise
     run = SegmentationRun(config, data, settings, plan, bundle, folder, emit, control,
                           resumed=resume_from is not None, input_spec=input_spec)
-    try:
-        return run.execute()
-    except Exception as exc:  # noqa: BLE001 - any failure during training ends the run cleanly
-        reason, report = folder.record_failure(exc)
-        emit(RunFailed(reason, str(folder.path)))
-        return RunResult("failed", folder.path, run.best_epoch, run.best_metric, run.epochs_completed, report, reason)
+    return run.execute_or_fail()
