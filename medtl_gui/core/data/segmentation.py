@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from medtl_gui.core.data.errors import DataError
 from medtl_gui.core.data.item_collection import ItemCollection
+from medtl_gui.core.data.labelled_images import DataSplits
 from medtl_gui.core.data.project_source import project_folder
 
 
@@ -79,40 +80,21 @@ class SegmentationImages(ItemCollection[SegmentationItem]):
 
 
 @dataclass
-class SegmentationSplits:
-    """Training, validation and (optional) test images sharing one label set (see ``DataSplits``)."""
+class SegmentationSplits(DataSplits):
+    """Training, validation and (optional) test images with masks sharing one label set.
+
+    A :class:`DataSplits` whose splits are :class:`SegmentationImages`: its
+    class names are the segmentation labels (checked equal across splits).
+    """
 
     train: SegmentationImages
     val: SegmentationImages | None = None
     test: SegmentationImages | None = None
-    source: str = ""
-    runs_dir: Path | None = None
-    cache_dir: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for split in (self.val, self.test):
-            if split is not None and split.label_names != self.train.label_names:
-                raise ValueError(f"label names differ between splits: {self.train.label_names} vs {split.label_names}")
 
     @property
     def label_names(self) -> list[str]:
-        """The shared label names."""
+        """The shared segmentation label names (= :attr:`class_names`)."""
         return self.train.label_names
-
-    @property
-    def class_names(self) -> list[str]:
-        """Same as :attr:`label_names`."""
-        return self.label_names
-
-    def split(self, name: str) -> SegmentationImages:
-        """The split called ``name`` ("train", "val" or "test"); raises ``KeyError`` if absent."""
-        if name not in ("train", "val", "test"):
-            raise KeyError(f"unknown split {name!r}; expected train, val or test")
-        value = getattr(self, name)
-        if value is None:
-            raise KeyError(f"{self.source or 'data'} has no {name} split with masks")
-        return value
 
 
 # --------------------------------------------------------------------------- project source
