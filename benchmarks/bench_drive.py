@@ -22,7 +22,11 @@ Usage::
 
     .venv/bin/python benchmarks/bench_drive.py [--data DIR] [--work DIR] [--epochs N] [--model M] [--tune] ...
 
-Any folder with the same layout works (``--data``). The last line printed
+Any folder with the same layout works (``--data``). An encoder U-Net starts
+from imported weights with e.g. ``--model resnet34 --pretrained imagenet``
+(the weight store must hold them: ``medtl weights import FILE``; nothing is
+downloaded). Input options: ``--colour-channel``, ``--contrast``,
+``--input-scale``, ``--base-channels`` (see ``medtl train --help``). The last line printed
 is one JSON object with flat numeric keys.
 """
 
@@ -111,6 +115,9 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true",
                         help="recipe-tuning split: train on the first 12 cases, test on the next 3 (never the last 5)")
     parser.add_argument("--base-channels", type=int, help="plain U-Net width (default: the model's)")
+    parser.add_argument("--pretrained", help="encoder weights from the weight store for an encoder U-Net, e.g. "
+                        "--model resnet34 --pretrained imagenet (import them first: medtl weights import)")
+    parser.add_argument("--weights-dir", type=Path, help="weight store folder (default: $MEDTL_WEIGHTS_DIR or user data)")
     for key, value in RECIPE.items():
         if key not in ("task",):
             parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=type(value), default=value)
@@ -128,10 +135,16 @@ def main() -> None:
     project.close()
     print(f"train {names['train']}\ntest  {names['val']}", file=sys.stderr)
     config = TrainConfig.from_dict({**RECIPE, **{k: getattr(args, k) for k in RECIPE if k != "task"},
-                                    "device": args.device, "base_channels": args.base_channels})
+                                    "device": args.device, "base_channels": args.base_channels,
+                                    "pretrained": args.pretrained})
     data = open_segmentation_source(work / "project")
     started = time.perf_counter()
-    result = train(config, data, ConsoleProgress(), run_dir=work / "run")
+    from medtl_gui.commands import user_errors, weight_store
+
+    try:
+        result = train(config, data, ConsoleProgress(), run_dir=work / "run", weight_store=weight_store(args.weights_dir))
+    except user_errors() as exc:
+        raise SystemExit(f"bench_drive: {exc}") from None
     train_s = time.perf_counter() - started
     if not result.ok:
         raise SystemExit(f"training failed: {result.error}")
