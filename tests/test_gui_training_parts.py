@@ -280,6 +280,30 @@ def test_panel_copies_every_field_into_a_new_config(qtbot):
     assert panel.config().image_size == 96 and panel.config().augmentation == "standard"
 
 
+def test_panel_keeps_the_segmentation_input_row_and_refreshes_an_open_preview(qtbot):
+    from medtl_gui.gui.training.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    wanted = TrainConfig(task="segmentation", model="unet_small", image_size=96, epochs=5, patches_per_image=40,
+                         augmentation="light", colour_channel="green", contrast="clahe", input_scale=1.5,
+                         validation_samples=0)
+    panel.set_config(wanted)
+    assert panel._data_form.isRowVisible(panel._seg_input)
+    got = panel.config()
+    assert (got.colour_channel, got.contrast, got.input_scale) == ("green", "clahe", 1.5)
+    with qtbot.waitSignal(panel.preview_requested) as opened:
+        panel.preview_button.click()
+    assert opened.args[0] == "light"
+    with qtbot.waitSignal(panel.preview_requested) as refreshed:
+        panel.set_config(TrainConfig.from_dict(wanted.to_dict() | {"augmentation": "strong"}))
+    assert refreshed.args[0] == "strong", "an open preview must not keep showing the old preset"
+    panel.set_task("classification")
+    assert not panel._data_form.isRowVisible(panel._seg_input)
+    assert panel.config().contrast == "none" and panel.config().colour_channel == "all"
+
+
 def test_augmentation_preview_shows_the_engines_augmentations(qtbot, demo_project_dir):
     from medtl_gui.core.project import Project
     from medtl_gui.gui.training.augmentation_preview import SAMPLES, AugmentationPreview

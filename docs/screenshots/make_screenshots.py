@@ -9,7 +9,8 @@ synthetic CT volume in the lung window, nodule mask outlined, HU read-out),
 ``painting_mask.png`` (a brush stroke in progress), ``training_panel.png``
 (the training panel with an augmentation preview), ``run_monitor.png`` (a
 classification run mid-training: curves, confusion matrix, ROC, per-class
-table) and ``run_monitor_segmentation.png`` (a segmentation run mid-training
+table), ``training_panel_segmentation.png`` (the panel set up for segmentation,
+with its *Input* row) and ``run_monitor_segmentation.png`` (a segmentation run mid-training
 with its validation overlays) next to this file. ``--only training`` makes
 just the last three.
 """
@@ -149,7 +150,16 @@ def training_screenshots(window, settle) -> None:
     window.grab().save(str(HERE / "run_monitor_segmentation.png"))
     ctl.stop_training()
     settle(0.5, until=lambda: not ctl.session.running, timeout=120)
-    for name in ("training_panel.png", "run_monitor.png", "run_monitor_segmentation.png"):
+
+    # 7. the training panel set up for segmentation: patches and the Input row (channel, contrast, scale)
+    panel.set_config(TrainConfig(task="segmentation", model="unet_small", image_size=96, batch_size=16, epochs=40,
+                                 patches_per_image=120, lr=3e-3, schedule="onecycle", augmentation="strong",
+                                 colour_channel="green", contrast="clahe", input_scale=1.5, seed=0))
+    ctl.docks["Training"].raise_()
+    settle(0.3)
+    panel.grab().save(str(HERE / "training_panel_segmentation.png"))
+    for name in ("training_panel.png", "run_monitor.png", "run_monitor_segmentation.png",
+                 "training_panel_segmentation.png"):
         print(HERE / name)
 
 

@@ -347,6 +347,7 @@ class TrainingPanel(QWidget):
         self._sync_enabled()
         self._show_weight_reason()
         self.refresh_problems()
+        self._on_augmentation_changed()  # an open preview follows the new config's preset
 
     def config(self) -> TrainConfig:
         """A new :class:`TrainConfig` copied from the widgets (not validated: see :meth:`problems`)."""
