@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from medtl_gui.core.pretraining.views import ContrastiveViews
 from medtl_gui.core.training import checkpoints
 from medtl_gui.core.training.control import RunControl
 from medtl_gui.core.training.device import ExecutionPlan, plan_execution
+from medtl_gui.core.training.engine import RunResult
 from medtl_gui.core.training.epoch_loop import DivergedError, wait_if_paused
 from medtl_gui.core.training.events import BatchEnd, EpochEnd, Message, RunFailed, RunFinished, RunStarted, as_callback
 from medtl_gui.core.training.optimisation import build_optimizer, build_scheduler
@@ -42,20 +43,11 @@ from medtl_gui.core.training.seeding import derive_seed, make_deterministic, see
 
 
 @dataclass
-class PretrainResult:
-    """How a pretraining run ended; ``weights`` is the new weight-store entry when it completed."""
+class PretrainResult(RunResult):
+    """How a pretraining run ended (a :class:`RunResult`); ``weights`` is the new weight-store entry when
+    it completed."""
 
-    status: str  # completed | cancelled | failed
-    run_dir: Path | None
     weights: WeightsEntry | None = None
-    epochs_completed: int = 0
-    report: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True unless the run failed."""
-        return self.status != "failed"
 
 
 def check_name_is_free(store: WeightStore, name: str) -> None:
@@ -205,7 +197,8 @@ class ContrastiveRun:
         report["finished"] = utc_now()
         self.folder.write_report(report)
         self.emit(RunFinished(status, str(self.folder.path), None, None, report))
-        return PretrainResult(status, self.folder.path, entry, self.epochs_completed, report)
+        return PretrainResult(status, self.folder.path, epochs_completed=self.epochs_completed, report=report,
+                              weights=entry)
 
 
 def _config_record(config: PretrainConfig, images: LabelledImages, bundle: ModelBundle, plan: ExecutionPlan,
@@ -266,4 +259,5 @@ def pretrain_ssl(config: PretrainConfig, images: LabelledImages, events: Any = N
     except Exception as exc:  # noqa: BLE001 - any failure during training ends the run cleanly
         reason, report = folder.record_failure(exc)
         emit(RunFailed(reason, str(folder.path)))
-        return PretrainResult("failed", folder.path, None, run.epochs_completed, report, reason)
+        return PretrainResult("failed", folder.path, epochs_completed=run.epochs_completed, report=report,
+                              error=reason)

@@ -50,7 +50,8 @@ def pretrain_supervised(config: PretrainConfig, data: DataSplits, events: Any = 
     source_name = source_name or Path(data.source).name or "a labelled source"
     report = dict(result.report)
     if result.status not in ("completed", "early_stopped") or result.run_dir is None:
-        return PretrainResult(result.status, result.run_dir, None, result.epochs_completed, report, result.error)
+        return PretrainResult(result.status, result.run_dir, epochs_completed=result.epochs_completed, report=report,
+                              error=result.error)
     folder = result.run_dir / "checkpoints"
     tag = "best" if checkpoints.checkpoint_exists(folder, "best") else "last"
     state = checkpoints.load_model_state(folder, tag)
@@ -67,4 +68,5 @@ def pretrain_supervised(config: PretrainConfig, data: DataSplits, events: Any = 
         layout="medtl-backbone", in_channels=int(record["model"]["in_channels"]), notes=json.dumps(notes),
     )
     report["weights"] = entry.to_json()
-    return PretrainResult(result.status, result.run_dir, entry, result.epochs_completed, report)
+    return PretrainResult(result.status, result.run_dir, epochs_completed=result.epochs_completed, report=report,
+                          weights=entry)
