@@ -67,6 +67,16 @@ def register(sub: Any) -> None:
     which.add_argument("--all-unlabelled", action="store_true", help="every image without a class label")
     p.set_defaults(func=run_domain)
 
+    p = sub.add_parser("remove", help="remove images from a project (with their labels and masks)",
+                       description="Remove images from PROJECT with their labels, masks, proposals and ranking. "
+                                   "Copies the project made on import are deleted; files imported in place are "
+                                   "never touched. The history keeps what was labelled, with one "
+                                   "'image-removed' row per image.")
+    p.add_argument("project")
+    p.add_argument("--ids", required=True, help="comma-separated image ids (see the browser or medtl info)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run_remove)
+
     p = sub.add_parser("demo", help="create the built-in demo project (synthetic scans, no download)")
     p.add_argument("project", help="folder to create (new or empty)")
     p.add_argument("--n-images", type=int, default=60, help="number of chest phantoms (default 60)")
@@ -166,10 +176,7 @@ def run_domain(args: argparse.Namespace) -> int:
                 changed = mark_source_folder(project, args.folder, args.name)
             else:
                 if args.ids:
-                    try:
-                        ids = [int(part) for part in args.ids.split(",") if part.strip()]
-                    except ValueError as exc:
-                        raise UsageError(f"--ids: expected comma-separated integers, got {args.ids!r}") from exc
+                    ids = _parse_ids(args.ids)
                 else:
                     ids = [record.id for record in project.images(unlabelled=True)]
                 changed = mark_images(project, ids, args.name)
@@ -177,6 +184,32 @@ def run_domain(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from exc
         counts = domain_counts(project)
     print(f"{changed} image(s) moved to domain {args.name!r}; domains: {describe_counts(counts)}")
+    return 0
+
+
+def _parse_ids(text: str) -> list[int]:
+    """Image ids from ``--ids 1,2,3``."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise UsageError(f"--ids: expected comma-separated integers, got {text!r}") from exc
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    """Handler of ``medtl remove``."""
+    from medtl_gui.core.project import ProjectError
+
+    ids = _parse_ids(args.ids)
+    with _open(args.project) as project:
+        try:
+            removed = project.remove_images(ids)
+        except ProjectError as exc:
+            raise UsageError(str(exc)) from exc
+        remaining = len(project.images())
+    if args.json:
+        print(json.dumps({"removed": removed, "remaining": remaining}))
+    else:
+        print(f"removed {len(removed)} image(s) ({', '.join(map(str, removed))}); {remaining} remain")
     return 0
 
 

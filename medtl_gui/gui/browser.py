@@ -244,6 +244,11 @@ class ImageBrowser(QWidget):
         self.views.currentWidget().scrollTo(index)  # a hidden view scrolls when it is shown
         return True
 
+    def shown_ids(self) -> list[int]:
+        """Ids of every image the filter and search show, in the list's order."""
+        proxy = self.proxy
+        return [proxy.index(row, 0).data(ROW_ROLE).image_id for row in range(proxy.rowCount())]
+
     def select_image(self, image_id: int) -> bool:
         """Select an image if the filter shows it."""
         row = self._proxy_row_of(image_id)

@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
 
 from medtl_gui.gui.icons import icon
+from medtl_gui.gui.image_removal import remove_current_image, remove_shown_images
 from medtl_gui.gui.segmentation.editor import BRUSH, ERASER, FILL, LASSO, NAVIGATE, POLYGON
 
 if TYPE_CHECKING:
@@ -57,6 +58,10 @@ class WindowActions:
         add("redo", "&Redo mask edit", editor.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "redo")
         add("edit_classes", "&Classes…", w.edit_classes, None, "labels", tip="Names, colours and keys of the classes")
         add("edit_seg_labels", "&Segmentation labels…", w.edit_seg_labels, None, "mask")
+        add("remove_image", "&Remove image from project…", lambda: remove_current_image(w), "Ctrl+Delete",
+            tip="Remove the image on screen with its labels and masks (files imported in place stay on disk)")
+        add("remove_shown", "Remove &all images shown…", lambda: remove_shown_images(w), None,
+            tip="Remove every image the browser's filter and search list (e.g. a wrong import)")
         # Label
         add("clear_label", "&Clear label", lambda: w.labelling.assign(None), "0")
         add("uncertain", "Mark &uncertain", lambda: w.labelling.mark("uncertain"), "U")
@@ -171,6 +176,9 @@ class WindowActions:
             edit_menu.addAction(a[key])
         edit_menu.addSeparator()
         for key in ("edit_classes", "edit_seg_labels"):
+            edit_menu.addAction(a[key])
+        edit_menu.addSeparator()
+        for key in ("remove_image", "remove_shown"):
             edit_menu.addAction(a[key])
         self.label_menu = bar.addMenu("&Label")
         self._fill_label_menu()

@@ -46,6 +46,7 @@ from medtl_gui.core.project.ingest import (
 from medtl_gui.core.project.labels import LabelStore
 from medtl_gui.core.project.masks import MASKS_DIR, MaskStore, recover_pending_masks
 from medtl_gui.core.project.records import SPLITS, ImageRecord
+from medtl_gui.core.project.removal import ImageRemoval
 from medtl_gui.core.project.schema import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -93,7 +94,7 @@ def write_project_marker(root: Path) -> None:
                           f"The project's data is in {DATABASE_NAME} and the folders beside it.\n", encoding="utf-8")
 
 
-class Project(LabelStore, MaskStore, SplitStore, ExportLog):
+class Project(LabelStore, MaskStore, SplitStore, ExportLog, ImageRemoval):
     """An open project folder. Create with ``create``/``open``/``open_or_create``; close when done.
 
     Thread-safe: each thread gets its own SQLite connection (see ``database.py``).
