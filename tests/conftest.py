@@ -63,3 +63,27 @@ def main_window(qtbot, demo_project_dir, isolated_settings):
         assert win.open_project(demo_project_dir)
     yield win
     win.close()
+
+
+def make_small_project(tmp_path: Path, n_images: int = 2) -> Path:
+    """A project of ``n_images`` small PNGs: the first copied in (labelled "lesion", with a mask), the
+    second imported in place, the others copied in."""
+    import numpy as np
+    from PIL import Image
+
+    from medtl_gui.core.project import Project
+
+    source = tmp_path / "src"
+    source.mkdir()
+    for k in range(n_images):
+        Image.fromarray(np.full((8, 10), 40 * k, np.uint8)).save(source / f"img{k}.png")
+    folder = tmp_path / "proj"
+    with Project.create(folder) as project:
+        project.add_class("normal")
+        project.add_class("lesion")
+        first = project.add_image(source / "img0.png", copy=True)
+        for k in range(1, n_images):
+            project.add_image(source / f"img{k}.png", copy=k > 1)
+        project.set_label(first, "lesion", user="dr.a")
+        project.set_mask(first, np.eye(8, 10, dtype=np.uint8), user="dr.a")
+    return folder

@@ -16,23 +16,13 @@ from medtl_gui.cli import main
 from medtl_gui.core.project import Project
 from medtl_gui.core.project.masks import encode_mask_png
 
+from conftest import make_small_project
+
 
 @pytest.fixture
 def project_dir(tmp_path: Path) -> Path:
     """A project with two images (one copied in), a label and a mask on the first."""
-    source = tmp_path / "src"
-    source.mkdir()
-    for k in range(2):
-        Image.fromarray(np.full((8, 10), 40 * k, np.uint8)).save(source / f"img{k}.png")
-    folder = tmp_path / "proj"
-    with Project.create(folder) as project:
-        project.add_class("normal")
-        project.add_class("lesion")
-        first = project.add_image(source / "img0.png", copy=True)
-        project.add_image(source / "img1.png")
-        project.set_label(first, "lesion", user="dr.a")
-        project.set_mask(first, np.eye(8, 10, dtype=np.uint8), user="dr.a")
-    return folder
+    return make_small_project(tmp_path, 2)
 
 
 def check(folder: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:

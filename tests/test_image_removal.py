@@ -5,32 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from medtl_gui.cli import main
 from medtl_gui.core.project import Project
 from medtl_gui.core.project.errors import ProjectError
 
+from conftest import make_small_project
+
 
 @pytest.fixture
 def project_dir(tmp_path: Path) -> Path:
     """Three images: a labelled copy with a mask and a proposal, one in place, one more copy."""
-    source = tmp_path / "src"
-    source.mkdir()
-    for k in range(3):
-        Image.fromarray(np.full((8, 10), 40 * k, np.uint8)).save(source / f"img{k}.png")
-    folder = tmp_path / "proj"
-    with Project.create(folder) as project:
-        project.add_class("normal")
-        project.add_class("lesion")
-        first = project.add_image(source / "img0.png", copy=True)
-        project.add_image(source / "img1.png")
-        project.add_image(source / "img2.png", copy=True)
-        project.set_label(first, "lesion", user="dr.a")
-        project.set_mask(first, np.eye(8, 10, dtype=np.uint8), user="dr.a")
-        project.set_proposal(first, "normal", {"normal": 0.7, "lesion": 0.3}, run_id="r1")
+    folder = make_small_project(tmp_path, 3)
+    with Project.open(folder) as project:
+        project.set_proposal(project.images()[0].id, "normal", {"normal": 0.7, "lesion": 0.3}, run_id="r1")
     return folder
 
 
