@@ -101,3 +101,19 @@ def test_gui_removes_the_image_on_screen_and_the_images_shown(qtbot, main_window
     assert not ({r.id for r in project.images()} & set(shown))
     assert len(project.images()) == before - 1 - len(shown)
     assert project.check().problems == []
+
+
+def test_a_crash_before_the_files_are_deleted_leaves_orphans_that_check_repairs(project_dir: Path,
+                                                                                  monkeypatch) -> None:
+    from medtl_gui.core.project import removal
+
+    monkeypatch.setattr(removal, "_delete_quietly", lambda path, root: None)  # killed right after the commit
+    with Project.open(project_dir) as project:
+        first = project.images()[0].id
+        copy, mask = project.image_path(first), project_dir / project.mask_record(first).path
+        project.remove_images([first])
+        assert copy.is_file() and mask.is_file()
+        found = project.check()
+        assert {p.code for p in found.problems} == {"orphan-file"}
+        assert project.check(repair=True).problems and not copy.exists() and not mask.exists()
+        assert project.check().problems == []
