@@ -141,6 +141,11 @@ def test_cli_trains_evaluates_and_predicts_on_the_demo_lesion_masks(demo_project
             assert proposal.shape == (64, 64) and set(np.unique(proposal).tolist()) <= {0, 7}
             assert project.mask(record.image_id) is not None  # the final mask is untouched
 
+    assert main(["export", "--run", str(run)]) == 2  # not supported yet: said in one line, nothing written
+    err = capsys.readouterr().err
+    assert "segmentation runs cannot be exported yet" in err and len(err.strip().splitlines()) == 1
+    assert not (run / "export").exists()
+
 
 def test_cli_segmentation_errors_are_one_line(demo_project_dir: Path, tmp_path: Path,
                                               capsys: pytest.CaptureFixture) -> None:

@@ -25,6 +25,7 @@ from torch import nn
 from medtl_gui.core.project.atomic_files import sha256_file
 from medtl_gui.core.inference.model_card import build_model_card, render_model_card
 from medtl_gui.core.inference.trained_model import TrainedModel, load_trained_model
+from medtl_gui.core.training.run_folder import RunFolder
 
 EXPORT_FORMATS = {
     "torchscript": "TorchScript (torch.jit.script), loads with torch.jit.load in C++ or Python, no MedTL needed",
@@ -161,6 +162,10 @@ def export_run(run_dir: str | os.PathLike, fmt: str = "torchscript", out_dir: st
         return export_ensemble(run_dir, fmt, out_dir)
     if fmt not in EXPORT_FORMATS:
         raise ExportError(run_dir, f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
+    if RunFolder.existing(run_dir).read_config().get("task") == "segmentation":
+        raise ExportError(run_dir, "segmentation runs cannot be exported yet (whole images need the run's "
+                                   "sliding windows and input preparation); predict with 'medtl predict --run' "
+                                   "or Train > Apply model instead")
     trained = load_trained_model(run_dir, checkpoint)
     out = Path(out_dir) if out_dir is not None else trained.run_dir / "export"
     target = out / FILE_NAMES[fmt]
