@@ -18,6 +18,12 @@ from medtl_gui.core.training import TrainConfig, train
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file written by medtl predict (the file is closed again)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 @pytest.fixture(scope="module")
 def classifier_run(tmp_path_factory) -> Path:
     """A tiny trained classification run (baseline CNN, 16 px, 1 epoch)."""
@@ -71,7 +77,7 @@ def test_cli_folder_with_a_broken_file_predicts_the_others_and_names_it(classifi
     scans = _scan_folder(tmp_path / "scans")
     out = tmp_path / "predictions.csv"
     assert main(["predict", str(scans), "--run", str(classifier_run), "--out", str(out)]) == 1
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = _csv_rows(out)
     by_name = {Path(r["path"]).name: r for r in rows}
     assert set(by_name) == {"a.png", "b.png", "broken.png", "series"}, "the series is one row, not three"
     for name in ("a.png", "b.png", "series"):
@@ -123,7 +129,7 @@ def test_segmentation_masks_in_every_format_sit_on_the_scan_grid(segmentation_ru
         out = tmp_path / fmt / "p.csv"
         code = main(["predict", str(scans), "--run", str(segmentation_run), "--out", str(out), "--mask-format", fmt])
         assert code == 1  # the broken file (and scans a format cannot hold) are skipped
-        rows = {Path(r["path"]).name: r for r in csv.DictReader(out.open(encoding="utf-8"))}
+        rows = {Path(r["path"]).name: r for r in _csv_rows(out)}
         assert "unreadable" in rows["broken.png"]["error"] and rows["broken.png"]["status"] == "skipped"
         masks[fmt] = {name: Path(r["mask_file"]) for name, r in rows.items() if r["status"] == "ok"}
         assert all(path.parent == tmp_path / fmt / "masks" and path.is_file() for path in masks[fmt].values())
@@ -149,7 +155,7 @@ def test_project_predictions_leave_de_identified_and_are_logged(classifier_run: 
 
     out = tmp_path / "p.csv"
     main(["predict", str(demo_project_dir), "--run", str(classifier_run), "--out", str(out), "--no-proposals"])
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = _csv_rows(out)
     with Project.open(demo_project_dir) as project:
         patients = {r.patient_id for r in project.images() if r.patient_id}
         exports = [e for e in project.exports() if e.what == "predictions-csv"]
@@ -159,4 +165,4 @@ def test_project_predictions_leave_de_identified_and_are_logged(classifier_run: 
     assert len(exports) == 1 and exports[0].deidentified
     main(["predict", str(demo_project_dir), "--run", str(classifier_run), "--out", str(out), "--no-proposals",
           "--identified"])
-    assert patients & {r["patient_id"] for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert patients & {r["patient_id"] for r in _csv_rows(out)}
