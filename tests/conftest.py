@@ -87,3 +87,14 @@ def make_small_project(tmp_path: Path, n_images: int = 2) -> Path:
         project.set_label(first, "lesion", user="dr.a")
         project.set_mask(first, np.eye(8, 10, dtype=np.uint8), user="dr.a")
     return folder
+
+
+def run_cli(args: list[str], extra_env: dict[str, str] | None = None, timeout: float = 240):
+    """``python -m medtl_gui.cli ARGS`` in a child process (the DDP launcher starts its own children)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1", MEDTL_DDP_TIMEOUT_S="60", **(extra_env or {}))
+    return subprocess.run([sys.executable, "-m", "medtl_gui.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=root, timeout=timeout)

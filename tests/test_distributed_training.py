@@ -9,9 +9,6 @@ global batch and must end with the same weights and validation metrics.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +23,8 @@ from medtl_gui.core.training import TrainConfig, train
 from medtl_gui.core.training.distributed import DistributedWeightedSampler
 from medtl_gui.core.training.distributed_launch import LaunchPlan
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from conftest import run_cli
+
 N_TRAIN, N_VAL, N_TEST = 32, 20, 12
 SETTINGS = {"model": "lenet5", "epochs": 2, "batch_size": N_TRAIN, "image_size": 16, "optimizer": "sgd",
             "lr": 0.05, "augmentation": "none", "imbalance": "none", "precision": "fp32", "device": "cpu",
@@ -40,15 +38,6 @@ OPTIONS = ["--model", "lenet5", "--epochs", "2", "--batch-size", str(N_TRAIN), "
 def tiny_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("ddp-data")
     return write_synthetic_npz(folder / "tiny.npz", n_train=N_TRAIN, n_val=N_VAL, n_test=N_TEST, size=16)
-
-
-def run_cli(args: list[str], extra_env: dict[str, str] | None = None,
-            timeout: float = 240) -> subprocess.CompletedProcess:
-    """``python -m medtl_gui.cli ARGS`` in a child process (the launcher starts its own children)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS="1", MEDTL_DDP_TIMEOUT_S="60",
-               **(extra_env or {}))
-    return subprocess.run([sys.executable, "-m", "medtl_gui.cli", *args], capture_output=True, text=True,
-                          env=env, cwd=REPO_ROOT, timeout=timeout)
 
 
 def test_two_processes_write_one_complete_run_equal_to_a_single_process_run(tiny_npz: Path,

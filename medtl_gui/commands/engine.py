@@ -178,7 +178,11 @@ def _config_from_args(args: argparse.Namespace, data):
 # --------------------------------------------------------------------------- train
 def run_train(args: argparse.Namespace) -> int:
     """Handler of ``medtl train``."""
-    from medtl_gui.commands.segmentation_engine import run_segmentation_train, wants_segmentation
+    from medtl_gui.commands.segmentation_engine import (
+        launch_segmentation_train,
+        run_segmentation_train,
+        wants_segmentation,
+    )
     from medtl_gui.core.training import distributed_launch
 
     try:
@@ -186,8 +190,8 @@ def run_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if wants_segmentation(args):
-        if job is not None or distributed_launch.launched_by_torchrun():
-            raise UsageError("segmentation training runs in a single process (no --nproc-per-node or torchrun)")
+        if job is not None and not distributed_launch.launched_by_torchrun():
+            return launch_segmentation_train(args, job, TRAIN_OPTIONS)
         return run_segmentation_train(args, TRAIN_OPTIONS)
     if job is not None and not distributed_launch.launched_by_torchrun():
         return _launch_train(args, job)

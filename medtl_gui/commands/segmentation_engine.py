@@ -103,28 +103,50 @@ def run_segmentation_train(args: argparse.Namespace, options: dict[str, tuple[st
     from medtl_gui.core.models.weights import WeightStore
     from medtl_gui.core.training.console_progress import ConsoleProgress
     from medtl_gui.core.training.control import RunControl
+    from medtl_gui.core.training.distributed import DistributedError, process_group
     from medtl_gui.core.training.engine import train
 
+    main_rank = True
     try:
         config = _config(args, options)
         data = open_segmentation_source(args.data)
         control = RunControl()
         previous = signal.signal(signal.SIGINT, lambda *_: control.cancel())
         try:
-            result = train(config, data, ConsoleProgress(quiet=args.quiet), control, run_dir=args.run_dir,
-                           resume_from=args.resume, weight_store=WeightStore(args.weights_dir))
+            with process_group(config.device) as context:  # torchrun's processes join their job here
+                main_rank = context is None or context.is_main
+                result = train(config, data, ConsoleProgress(quiet=args.quiet or not main_rank), control,
+                               run_dir=args.run_dir, resume_from=args.resume,
+                               weight_store=WeightStore(args.weights_dir))
         finally:
             signal.signal(signal.SIGINT, previous)
             data.extra["project"].close()
     except _user_errors() as exc:
         raise UsageError(str(exc)) from exc
-    if args.json:
+    except DistributedError as exc:  # another process failed first; it printed the details
+        raise UsageError(str(exc)) from exc
+    if main_rank and args.json:  # rank 0 alone prints
         print(json.dumps(result.report, indent=2))
-    elif not args.quiet:
+    elif main_rank and not args.quiet:
         for split in ("val", "test"):
             if split in result.report:
                 print(f"{split}: {_summary(result.report[split])}", file=sys.stderr)
     return {"completed": 0, "early_stopped": 0, "cancelled": 130}.get(result.status, 1)
+
+
+def launch_segmentation_train(args: argparse.Namespace, job, options: dict[str, tuple[str, type, str]]) -> int:
+    """``medtl train --task segmentation --nproc-per-node N``: check the settings here, then start the
+    processes through torch's launcher (each runs :func:`run_segmentation_train` in the process group)."""
+    from medtl_gui.core.training.distributed_launch import launch, train_arguments
+
+    try:
+        config = _config(args, options)
+    except _user_errors() as exc:
+        raise UsageError(str(exc)) from exc
+    if config.batch_size % job.world_size:
+        raise UsageError(f"--batch-size {config.batch_size} is the global batch (patches per step): it must be a "
+                         f"multiple of the {job.world_size} processes")
+    return launch(job, train_arguments(args, options))
 
 
 def _summary(metrics: dict[str, Any]) -> str:

@@ -26,7 +26,9 @@ at a few points what to do differently:
 Each process seeds its augmentation and dropout with (run seed, epoch,
 rank). Batch-norm statistics are computed per process (on ``batch_size / N``
 images), as usual with DDP. The cached-feature fast path of
-feature extraction runs in a single process. A failure in one process ends
+feature extraction runs in a single process. Segmentation runs share their
+patches the same way (see ``SegmentationBatches``); their whole-image
+validation runs unsharded in every process. A failure in one process ends
 the job: the launcher stops the others and ``medtl train`` exits non-zero;
 a collective that waits longer than ``MEDTL_DDP_TIMEOUT_S`` (default 600 s)
 raises instead of hanging.

@@ -117,7 +117,7 @@ def train(
     try:
         config.validate()
         if resume_from is not None:  # several processes: rank 0 opens and writes the folder (see distributed.py)
-            folder = ddp.main_process_folder(lambda: _resumable_folder(config, resume_from))
+            folder = ddp.main_process_folder(lambda: resumable_folder(config, resume_from))
         data = prepare_domain_data(config, data)  # domain adaptation: source splits + target images
         settings = resolve_settings(config, data)
         plan = plan_execution(config.device, config.precision, config.channels_last)
@@ -131,7 +131,7 @@ def train(
     return run.execute_or_fail()
 
 
-def _resumable_folder(config: TrainConfig, resume_from: str | Path) -> RunFolder:
+def resumable_folder(config: TrainConfig, resume_from: str | Path) -> RunFolder:
     """The interrupted run's folder, after checking that ``config`` may continue it."""
     folder = RunFolder.existing(resume_from)
     check_resumable(config, folder)

@@ -26,11 +26,11 @@ from medtl_gui.core.data.segmentation import SegmentationSplits
 from medtl_gui.core.data.segmentation_cases import PreparedCase, SegmentationInput, prepare_cases
 from medtl_gui.core.evaluation.segmentation import SegmentationScorer
 from medtl_gui.core.models.weights.store import WeightStore
-from medtl_gui.core.training import checkpoints
-from medtl_gui.core.training.config import TrainConfig
+from medtl_gui.core.training import distributed as ddp
+from medtl_gui.core.training.config import ConfigError, TrainConfig
 from medtl_gui.core.training.control import RunControl
 from medtl_gui.core.training.device import loader_workers, plan_execution
-from medtl_gui.core.training.engine import RunResult, TrainingRun, check_resumable
+from medtl_gui.core.training.engine import RunResult, TrainingRun, resumable_folder
 from medtl_gui.core.training.epoch_loop import StepRunner
 from medtl_gui.core.training.events import Message, RunFailed, RunFinished, as_callback
 from medtl_gui.core.training.freezing import stage_parameter_groups
@@ -52,52 +52,65 @@ EPOCH_METRICS = ("dice", "iou", "auc", "sensitivity", "specificity", "accuracy",
 
 
 class SegmentationBatches:
-    """Prepared images of every split; a new set of random patches for each training epoch."""
+    """Prepared images of every split; a new set of random patches for each training epoch.
+
+    In a distributed job (``replicas`` processes) every process draws the
+    same epoch plan and order, and takes every ``replicas``-th patch of it
+    (the plan padded by wrapping around so that each process takes the same
+    number of steps); ``batch_size`` stays the global batch, each process
+    taking ``batch_size / replicas`` patches per step, and augmentation is
+    seeded per process.
+    """
 
     features_mode = False
 
     def __init__(self, splits: dict[str, list[PreparedCase]], config: TrainConfig, patch_size: int,
-                 num_workers: int = 0):
+                 num_workers: int = 0, replicas: int = 1, rank: int = 0):
         self.cases = splits
         self.config = config
         self.patch_size = patch_size
         self.num_workers = num_workers
+        self.replicas, self.rank = replicas, rank
+        if config.batch_size % replicas:
+            raise ConfigError("batch_size", f"{config.batch_size} patches per step cannot be shared evenly by "
+                                            f"{replicas} processes; choose a multiple of {replicas}")
+        self.local_batch_size = config.batch_size // replicas
         self.sampler = PatchSampler(patch_size, config.foreground_fraction)
         self.augmenter = JointAugmentation(config.augmentation)
 
     def patches_per_epoch(self) -> int:
-        """Training patches per epoch."""
-        return len(self.cases["train"]) * self.config.patches_per_image
+        """Training patches per epoch (of this process)."""
+        return -(-len(self.cases["train"]) * self.config.patches_per_image // self.replicas)
+
+    def _drop_last(self) -> bool:
+        n, size = self.patches_per_epoch(), self.local_batch_size
+        return n > size and n % size == 1  # a last batch of one patch breaks batch norm
 
     def batches_per_epoch(self) -> int:
-        """Training batches per epoch (a last batch of one patch is dropped: it breaks batch norm)."""
-        n, size = self.patches_per_epoch(), self.config.batch_size
-        return n // size if n > size and n % size == 1 else -(-n // size)
+        """Training batches per epoch (the same in every process)."""
+        n, size = self.patches_per_epoch(), self.local_batch_size
+        return n // size if self._drop_last() else -(-n // size)
 
     def train_loader(self, epoch: int) -> DataLoader:
-        """This epoch's patches (positions, order and augmentation seeded by (run seed, epoch))."""
-        seed_everything(derive_seed(self.config.seed, "epoch", epoch))
+        """This epoch's patches (positions, order and augmentation seeded by (run seed, epoch[, rank]))."""
+        distributed = self.replicas > 1
+        seed_everything(derive_seed(self.config.seed, "epoch", epoch, "rank", self.rank) if distributed
+                        else derive_seed(self.config.seed, "epoch", epoch))
         plan = self.sampler.epoch_plan(self.cases["train"], self.config.patches_per_image,
                                        derive_seed(self.config.seed, "patches", epoch))
+        generator = torch.Generator().manual_seed(derive_seed(self.config.seed, "order", epoch))
+        if distributed:  # one shuffled order for all, then every replicas-th patch of it
+            order = torch.randperm(len(plan), generator=generator).tolist()
+            order += order[: self.replicas * self.patches_per_epoch() - len(order)]
+            plan = [plan[i] for i in order[self.rank::self.replicas]]
         dataset = PatchDataset(self.cases["train"], plan, self.patch_size, self.augmenter,
                                dihedral=self.config.augmentation != "none")
-        generator = torch.Generator().manual_seed(derive_seed(self.config.seed, "order", epoch))
-        n, size = len(dataset), self.config.batch_size
-        return DataLoader(dataset, batch_size=size, shuffle=True, generator=generator,
-                          num_workers=self.num_workers, drop_last=n > size and n % size == 1)
+        return DataLoader(dataset, batch_size=self.local_batch_size, shuffle=not distributed,
+                          generator=generator, num_workers=self.num_workers, drop_last=self._drop_last())
 
     def eval_loader(self, split: str) -> list[PreparedCase] | None:
         """The whole prepared images of ``split`` (predicted with sliding windows), or None."""
         return self.cases.get(split) or None
-
-
-class SegmentationStepRunner(StepRunner):
-    """A :class:`StepRunner` whose forward pass is the whole U-Net (encoder, skips, decoder)."""
-
-    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, None]:
-        """Per-pixel logits of a batch."""
-        with self.plan.autocast():
-            return self.model(inputs), None
 
 
 def score_cases(runner: StepRunner, cases: list[PreparedCase], label_names: list[str], config: TrainConfig,
@@ -143,9 +156,10 @@ class SegmentationRun(TrainingRun):
         # patches are cut at the network's working resolution; val/test stay at full size (predict_case resamples)
         splits["train"] = [case.resampled(self.input_spec.scale) for case in splits["train"]]
         return SegmentationBatches(splits, self.config, s.image_size,
-                                   loader_workers(self.config.num_workers, self.plan.device))
+                                   loader_workers(self.config.num_workers, self.plan.device),
+                                   ddp.world_size(), ddp.rank())
 
-    def _build_runner(self, batches: SegmentationBatches) -> SegmentationStepRunner:
+    def _build_runner(self, batches: SegmentationBatches) -> StepRunner:
         c, s = self.config, self.settings
         groups = stage_parameter_groups(self.model, c.lr, s.lr_decay, c.weight_decay,
                                         backbone_weight_decay=s.retention != "l2sp")
@@ -155,8 +169,8 @@ class SegmentationRun(TrainingRun):
         retention = L2SPPenalty(self.model) if s.retention == "l2sp" else None
         scaler = torch.amp.GradScaler("cuda") if self.plan.needs_grad_scaler() else None
         loss_fn = SegmentationLoss(self.model.n_outputs, dice_weight=c.dice_weight)
-        return SegmentationStepRunner(self.model, self.plan, loss_fn, optimizer, scheduler, retention, s.alpha,
-                                      c.beta, False, scaler)
+        return ddp.step_runner(StepRunner(self.model, self.plan, loss_fn, optimizer, scheduler, retention, s.alpha,
+                                          c.beta, False, scaler))
 
     def _end_epoch(self, epoch: int, outcome, runner: StepRunner, val_loader, trainable: list[str],
                    sample_at: list[int]) -> bool:
@@ -181,8 +195,8 @@ class SegmentationRun(TrainingRun):
             "label_names": self.settings.label_names, "threshold_policy": "fixed",
             "decision_threshold": self.config.threshold,
         }
-        if status != "cancelled" and checkpoints.checkpoint_exists(self.folder.checkpoints, "best"):
-            self.model.load_state_dict(checkpoints.load_model_state(self.folder.checkpoints, "best"))
+        if status != "cancelled" and ddp.checkpoint_exists(self.folder.checkpoints, "best"):
+            self.model.load_state_dict(ddp.load_model_state(self.folder.checkpoints, "best"))
             for split in ("val", "test"):
                 cases = batches.eval_loader(split)
                 if cases:
@@ -227,6 +241,14 @@ def _config_record(config: TrainConfig, data: SegmentationSplits, settings: Segm
     }
 
 
+def _new_folder(config: TrainConfig, data: SegmentationSplits, settings: SegmentationSettings, plan, bundle,
+                input_spec: SegmentationInput, run_dir: str | Path | None) -> RunFolder:
+    folder = RunFolder.at(run_dir) if run_dir is not None else RunFolder.create(
+        data.runs_dir or Path("runs"), f"seg-{config.model}-{config.strategy}")
+    folder.write_config(_config_record(config, data, settings, plan, bundle, input_spec, folder))
+    return folder
+
+
 def train_segmentation(
     config: TrainConfig,
     data: SegmentationSplits,
@@ -246,17 +268,15 @@ def train_segmentation(
         if not isinstance(data, SegmentationSplits):
             raise TypeError("a segmentation run needs SegmentationSplits (see core.data.segmentation), "
                             f"got {type(data).__name__}")
-        if resume_from is not None:
-            folder = RunFolder.existing(resume_from)
-            check_resumable(config, folder)
+        if resume_from is not None:  # several processes: rank 0 opens and writes the folder (distributed.py)
+            folder = ddp.main_process_folder(lambda: resumable_folder(config, resume_from))
         settings = resolve_segmentation_settings(config, data)
         plan = plan_execution(config.device, config.precision, config.channels_last)
         bundle = build_segmentation_run_model(config, settings, weight_store)
         input_spec = input_spec_for(bundle, config)
         if folder is None:
-            folder = RunFolder.at(run_dir) if run_dir is not None else RunFolder.create(
-                data.runs_dir or Path("runs"), f"seg-{config.model}-{config.strategy}")
-            folder.write_config(_config_record(config, data, settings, plan, bundle, input_spec, folder))
+            folder = ddp.main_process_folder(
+                lambda: _new_folder(config, data, settings, plan, bundle, input_spec, run_dir))
     except Exception as exc:
         emit(RunFailed(str(exc), str(folder.path) if folder else None))
         raise
