@@ -105,6 +105,16 @@ def make_app(workdir: Path) -> Any:
     return app
 
 
+def shown_window(workdir: Path) -> tuple[Any, Any]:
+    """The application and a shown, empty main window."""
+    app = make_app(workdir)
+    from medtl_gui.gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    return app, window
+
+
 # -- scenario: a large project ---------------------------------------------------------------
 def scroll_latencies(app: Any, view: Any, steps: int) -> list[float]:
     """Scroll ``view`` down by pages (wrapping to the top), timing each step with its paint."""
@@ -163,12 +173,9 @@ def run_project(project_dir: Path, workdir: Path, steps: int) -> dict[str, float
     started = time.perf_counter()
     Project.open(project_dir).close()
     results["project_open_ms"] = (time.perf_counter() - started) * 1000
-    app = make_app(workdir)
     from medtl_gui.gui.browser_model import UNLABELLED
-    from medtl_gui.gui.main_window import MainWindow
 
-    window = MainWindow()
-    window.show()
+    app, window = shown_window(workdir)
     idle(app, 0.2)
     results["rss_before_open_mb"] = memory_mb()["rss_mb"]
     meter = StallMeter()
@@ -229,12 +236,8 @@ def run_project(project_dir: Path, workdir: Path, steps: int) -> dict[str, float
 # -- scenario: a large volume ----------------------------------------------------------------
 def run_volume(project_dir: Path, workdir: Path, steps: int) -> dict[str, float]:
     """Open the CT phantom's project and measure loading and slice scrolling."""
-    app = make_app(workdir)
-    from medtl_gui.gui.main_window import MainWindow
-
+    app, window = shown_window(workdir)
     results: dict[str, float] = {}
-    window = MainWindow()
-    window.show()
     idle(app, 0.2)
     results["rss_before_open_mb"] = memory_mb()["rss_mb"]
     meter = StallMeter()
@@ -275,12 +278,8 @@ def run_volume(project_dir: Path, workdir: Path, steps: int) -> dict[str, float]
 
 def run_volumes(project_dir: Path, workdir: Path, steps: int) -> dict[str, float]:
     """Browse a project of several large volumes (next image, next, ..., then back): memory must stay bounded."""
-    app = make_app(workdir)
-    from medtl_gui.gui.main_window import MainWindow
-
+    app, window = shown_window(workdir)
     results: dict[str, float] = {}
-    window = MainWindow()
-    window.show()
     window.open_project(project_dir)
     viewer = window.viewer
     wait_for(app, lambda: viewer.n_slices > 1, timeout=600)

@@ -33,7 +33,8 @@ def test_each_process_takes_an_equal_disjoint_share_of_the_epochs_patches() -> N
     shares = [SegmentationBatches(cases, config, 16, replicas=2, rank=rank) for rank in (0, 1)]
     # the global batch of 4 is 2 patches per process: as many steps as one process takes
     assert [s.batches_per_epoch() for s in shares] == [4, 4] == [single.batches_per_epoch()] * 2
-    plans = [share.train_loader(epoch=1).dataset.plan for share in shares]
+    loaders = [share.train_loader(epoch=1) for share in shares]
+    plans = [[loader.dataset.plan[i] for i in loader.sampler] for loader in loaders]
     whole = single.train_loader(epoch=1).dataset.plan
     assert len(plans[0]) == len(plans[1]) == 8
     assert sorted(plans[0] + plans[1][:-1]) == sorted(whole), "together the shares are the epoch's plan"

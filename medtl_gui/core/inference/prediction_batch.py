@@ -114,14 +114,19 @@ def predict_paths(
     trained = load_trained_model(run_dir, checkpoint, tta=tta)
     result = BatchPredictionResult(trained.run_id, task, list(trained.class_names), skipped=list(skipped),
                                    total=len(scans))
-    for row in iter_predictions(trained, _until_cancelled(scans, cancel), device, batch_size):
-        result.rows.append(row)
-        if progress is not None:
-            progress(len(result.rows), len(scans), row.source)
-    result.cancelled = len(result.rows) < len(scans)
+    _collect(result, iter_predictions(trained, _until_cancelled(scans, cancel), device, batch_size), progress)
     if csv_path is not None:
         result.csv_path = write_predictions_csv(csv_path, result.rows, trained.class_names, result.skipped)
     return result
+
+
+def _collect(result: BatchPredictionResult, rows, progress: Callable[[int, int, str], None] | None) -> None:
+    """Append the predicted rows to ``result`` with progress; fewer rows than scans means cancelled."""
+    for row in rows:
+        result.rows.append(row)
+        if progress is not None:
+            progress(len(result.rows), result.total, row.source)
+    result.cancelled = len(result.rows) < result.total
 
 
 def _predict_masks(run_dir: str | os.PathLike, scans: list[ScanToPredict], skipped: list[tuple[str, str]],
@@ -143,12 +148,8 @@ def _predict_masks(run_dir: str | os.PathLike, scans: list[ScanToPredict], skipp
     trained = load_segmentation_run(run_dir, checkpoint)
     result = BatchPredictionResult(trained.run_id, "segmentation", list(trained.label_names), skipped=list(skipped),
                                    total=len(scans), masks_dir=Path(masks_dir), mask_format=mask_format)
-    for row in iter_mask_predictions(trained, scans, masks_dir, mask_format, device=device, flips=flips,
-                                     cancel=cancel):
-        result.rows.append(row)
-        if progress is not None:
-            progress(len(result.rows), len(scans), row.source)
-    result.cancelled = len(result.rows) < len(scans)
+    _collect(result, iter_mask_predictions(trained, scans, masks_dir, mask_format, device=device, flips=flips,
+                                           cancel=cancel), progress)
     if csv_path is not None:
         result.csv_path = write_mask_predictions_csv(csv_path, result.rows, trained.label_names, result.skipped)
     return result

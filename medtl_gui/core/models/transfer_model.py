@@ -30,6 +30,11 @@ class TransferModel(nn.Module):
         """Head outputs for a batch of images."""
         return self.head(self.backbone(images))
 
+    def outputs_and_features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Head outputs and the backbone features they came from (LwF and domain adaptation use both)."""
+        features = self.backbone(images)
+        return self.head(features), features
+
     def stages(self) -> list[tuple[str, nn.Module]]:
         """Trainable groups of layers in order from stem to head."""
         named = [(name, module) for name, module in self.backbone.named_children() if _has_parameters(module)]

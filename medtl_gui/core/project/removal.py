@@ -15,6 +15,7 @@ removed id cannot point at another image.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,17 +27,16 @@ IMAGE_TABLES = ("labels", "proposals", "masks", "review_ranking")
 
 
 def _delete_quietly(path: Path, root: Path) -> None:
-    """Delete a file or folder inside ``root``; anything outside it is left alone."""
-    try:
-        resolved = path.resolve()
-        if not resolved.is_relative_to(root.resolve()) or resolved == root.resolve():
-            return
-        if resolved.is_dir():
-            shutil.rmtree(resolved, ignore_errors=True)
-        else:
+    """Delete a file or folder inside ``root``; anything outside it is left alone (a file that cannot be
+    deleted stays behind as an orphan for ``medtl check --repair``)."""
+    resolved, root = path.resolve(), root.resolve()
+    if resolved == root or not resolved.is_relative_to(root):
+        return
+    if resolved.is_dir():
+        shutil.rmtree(resolved, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
             resolved.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 class ImageRemoval:

@@ -169,14 +169,19 @@ def _model_section(content: ReportContent) -> str:
             + f'<h3>Environment</h3><p class="muted">{escape(env)}</p>')
 
 
+def _interval_text(intervals: dict[str, Any], key: str, pattern: str, missing: str) -> str:
+    """A metric's 95% interval written with ``pattern`` (two ``{}``), or ``missing`` when it has none."""
+    ci = intervals.get(key)
+    return pattern.format(ci[0], ci[1]) if ci and ci[0] is not None else missing
+
+
 def _metrics_section(evaluation: dict[str, Any], rows_spec: tuple[tuple[str, str], ...]) -> str:
     intervals = evaluation.get("ci95", {})
     rows = []
     for key, title in rows_spec:
         if evaluation.get(key) is None:
             continue
-        ci = intervals.get(key)
-        ci_text = f"{ci[0]:.4f} – {ci[1]:.4f}" if ci and ci[0] is not None else "–"
+        ci_text = _interval_text(intervals, key, "{:.4f} – {:.4f}", "–")
         rows.append(f'<tr><td>{escape(title)}</td><td class="num" data-metric="{key}">{_fmt(evaluation[key])}</td>'
                     f'<td class="num">{ci_text}</td></tr>')
     note = ("95% intervals: percentile bootstrap, 1000 resamples of the evaluated images." if intervals else
@@ -289,8 +294,7 @@ def _key_results(evaluation: dict[str, Any], task: str) -> str:
     for key, title in keys:
         if evaluation.get(key) is None:
             continue
-        ci = intervals.get(key)
-        ci_text = f"95% CI {ci[0]:.3f}–{ci[1]:.3f}" if ci and ci[0] is not None else "&nbsp;"
+        ci_text = _interval_text(intervals, key, "95% CI {:.3f}–{:.3f}", "&nbsp;")
         tiles.append(f'<td class="tile" bgcolor="#f0f5fa"><span class="tile-title">{escape(title)}</span><br>'
                      f'<span class="tile-value">{evaluation[key]:.3f}</span><br>'
                      f'<span class="muted">{ci_text}</span></td>')

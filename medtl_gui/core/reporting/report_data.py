@@ -11,6 +11,8 @@ curves and the gallery of the most confident errors.
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -143,13 +145,12 @@ def _gallery(images: Any, probabilities: np.ndarray, targets: np.ndarray, predic
         item = images[index]
         predicted = int(predictions[index])
         thumbnail = saliency = ""
-        try:
+        # an unreadable image keeps its row without a picture
+        with contextlib.suppress(Exception):
             loaded = item.load()
             plane = display_plane(loaded)
             thumbnail = png_data_uri(plane)
             saliency = _saliency_thumbnail(trained, loaded, plane, predicted, device)
-        except Exception:  # noqa: BLE001 - an unreadable image keeps its row without a picture
-            pass
         items.append(GalleryItem(str(item.id), thumbnail, class_names[int(targets[index])], class_names[predicted],
                                  float(probabilities[index, predicted]), saliency))
     return items

@@ -47,15 +47,11 @@ class StepRunner:
     domain_objective: Any = None
 
     def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Head outputs and (in image mode) the backbone features; a segmentation network's per-pixel
-        logits (its decoder needs every encoder stage, so it runs as a whole)."""
+        """Head outputs and (in image mode) what the model gives with them (its backbone features)."""
         with self.plan.autocast():
             if self.features_mode:
                 return self.model.head(inputs), None
-            if getattr(self.model, "head_kind", None) == "segmentation":
-                return self.model(inputs), None
-            features = self.model.backbone(inputs)
-            return self.model.head(features), features
+            return self.model.outputs_and_features(inputs)
 
     def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The combined loss of one batch (graph kept for backward)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from medtl_gui.core.data.patches import JointAugmentation, PatchDataset, PatchSampler
 from medtl_gui.core.data.segmentation import SegmentationSplits
@@ -55,11 +55,11 @@ class SegmentationBatches:
     """Prepared images of every split; a new set of random patches for each training epoch.
 
     In a distributed job (``replicas`` processes) every process draws the
-    same epoch plan and order, and takes every ``replicas``-th patch of it
-    (the plan padded by wrapping around so that each process takes the same
-    number of steps); ``batch_size`` stays the global batch, each process
-    taking ``batch_size / replicas`` patches per step, and augmentation is
-    seeded per process.
+    same epoch plan and takes its share of it through a ``DistributedSampler``
+    (as classification does: one seeded order, padded by wrapping around so
+    that each process takes the same number of steps); ``batch_size`` stays
+    the global batch, each process taking ``batch_size / replicas`` patches
+    per step, and augmentation is seeded per process.
     """
 
     features_mode = False
@@ -99,13 +99,14 @@ class SegmentationBatches:
         plan = self.sampler.epoch_plan(self.cases["train"], self.config.patches_per_image,
                                        derive_seed(self.config.seed, "patches", epoch))
         generator = torch.Generator().manual_seed(derive_seed(self.config.seed, "order", epoch))
-        if distributed:  # one shuffled order for all, then every replicas-th patch of it
-            order = torch.randperm(len(plan), generator=generator).tolist()
-            order += order[: self.replicas * self.patches_per_epoch() - len(order)]
-            plan = [plan[i] for i in order[self.rank::self.replicas]]
         dataset = PatchDataset(self.cases["train"], plan, self.patch_size, self.augmenter,
                                dihedral=self.config.augmentation != "none")
-        return DataLoader(dataset, batch_size=self.local_batch_size, shuffle=not distributed,
+        sampler = None
+        if distributed:
+            sampler = DistributedSampler(dataset, self.replicas, self.rank, shuffle=True,
+                                         seed=derive_seed(self.config.seed, "order"), drop_last=False)
+            sampler.set_epoch(epoch)
+        return DataLoader(dataset, batch_size=self.local_batch_size, shuffle=not distributed, sampler=sampler,
                           generator=generator, num_workers=self.num_workers, drop_last=self._drop_last())
 
     def eval_loader(self, split: str) -> list[PreparedCase] | None:

@@ -1,8 +1,8 @@
 """What the class editor and the segmentation-label editor share: a table of labels and its checks.
 
-A subclass names the columns, builds one row's widgets (``_add_row``),
-reads a row back (``row_values``) and writes the edits to the project
-(``apply``); this base lays the dialog out (hint, table, *Add* button,
+A subclass names the columns, adds a new row (``add_new_row``, the *Add*
+button), reads a row back (``row_values``) and writes the edits to the
+project (``apply``); this base lays the dialog out (hint, table, *Add* button,
 error line, OK/Cancel), keeps the dialog open with the reason when
 ``apply`` refuses, and checks names and unique columns the same way for
 both editors.
@@ -67,20 +67,9 @@ class LabelTableDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(buttons)
 
-    # -- to provide ---------------------------------------------------------------------
-    def add_new_row(self) -> int:
-        """Append a row for a new label with sensible defaults; returns its row."""
-        raise NotImplementedError
-
-    def row_values(self, row: int) -> tuple:
-        """One row as edited."""
-        raise NotImplementedError
-
-    def apply(self) -> list[str]:
-        """Write the edits to the project; returns what changed. Raises ValueError on :meth:`problems`."""
-        raise NotImplementedError
-
-    # -- shared ---------------------------------------------------------------------------
+    # A subclass defines add_new_row() -> int (append a row for a new label, return its row),
+    # row_values(row) -> tuple (one row as edited) and apply() -> list[str] (write the edits, return what
+    # changed; ValueError when its problems() forbid it).
     def rows(self) -> list[tuple]:
         """Every row's values, in table order."""
         return [self.row_values(r) for r in range(self.table.rowCount())]

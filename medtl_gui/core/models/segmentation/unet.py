@@ -114,6 +114,11 @@ class SegmentationModel(nn.Module):
         """Logits (batch, n_outputs, height, width)."""
         return self.head(images, self.encode(images))
 
+    def outputs_and_features(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """The training engine's forward pass: logits, and no single feature tensor (the decoder uses every
+        encoder stage)."""
+        return self(images), None
+
     def stages(self) -> list[tuple[str, nn.Module]]:
         """Trainable groups in order: the encoder's stages, then ``head`` (the decoder)."""
         named = [(name, module) for name, module in self.backbone.named_children()
