@@ -98,3 +98,15 @@ def run_cli(args: list[str], extra_env: dict[str, str] | None = None, timeout: f
     env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1", MEDTL_DDP_TIMEOUT_S="60", **(extra_env or {}))
     return subprocess.run([sys.executable, "-m", "medtl_gui.cli", *args], capture_output=True, text=True,
                           env=env, cwd=root, timeout=timeout)
+
+
+def save_splits_npz(path: Path, images, labels) -> Path:
+    """A MedMNIST-style .npz: the first half of the images train, the next quarter validate, the rest test."""
+    import numpy as np
+
+    n = len(images)
+    half, quarter = n // 2, n // 4
+    np.savez(path, train_images=images[:half], train_labels=labels[:half, None],
+             val_images=images[half:half + quarter], val_labels=labels[half:half + quarter, None],
+             test_images=images[half + quarter:], test_labels=labels[half + quarter:, None])
+    return path

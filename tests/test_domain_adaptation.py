@@ -31,6 +31,8 @@ from medtl_gui.core.training.domain_adaptation import (
     reverse_gradient,
 )
 
+from conftest import save_splits_npz
+
 
 # --------------------------------------------------------------------------- gradient reversal
 def test_gradient_reversal_is_identity_forward_and_negates_scaled_gradient_backward() -> None:
@@ -136,11 +138,7 @@ def _tiny_npz(path: Path, n: int, seed: int, shift: bool = False) -> Path:
     if shift:
         images = 255 * (np.clip(images, 0, 255) / 255) ** 0.5 + rng.normal(0, 15, size=images.shape)
     images = np.clip(images, 0, 255).astype(np.uint8)
-    half, quarter = n // 2, n // 4
-    np.savez(path, train_images=images[:half], train_labels=labels[:half, None],
-             val_images=images[half:half + quarter], val_labels=labels[half:half + quarter, None],
-             test_images=images[half + quarter:], test_labels=labels[half + quarter:, None])
-    return path
+    return save_splits_npz(path, images, labels)
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from medtl_gui.core.project.domains import (
 )
 from medtl_gui.core.project.schema import SCHEMA_V1, _split_statements
 
+from conftest import save_splits_npz
+
 
 def _pngs(folder: Path, n: int, seed: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
@@ -102,11 +104,7 @@ def _npz(path: Path, n: int, seed: int, bright: float = 0.0) -> Path:
     images = rng.normal(90 + bright, 20, size=(n, 16, 16))
     images[labels == 1, 5:11, 5:11] += 70
     images = np.clip(images, 0, 255).astype(np.uint8)
-    half, quarter = n // 2, n // 4
-    np.savez(path, train_images=images[:half], train_labels=labels[:half, None],
-             val_images=images[half:half + quarter], val_labels=labels[half:half + quarter, None],
-             test_images=images[half + quarter:], test_labels=labels[half + quarter:, None])
-    return path
+    return save_splits_npz(path, images, labels)
 
 
 def test_project_domain_adaptation_run_uses_target_images_outside_the_source_splits(
