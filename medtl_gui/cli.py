@@ -19,7 +19,7 @@ from medtl_gui import __version__
 from medtl_gui.commands import UsageError
 
 #: modules under medtl_gui.commands that define ``register(subparsers)``
-COMMAND_MODULES = ("scan", "project", "engine", "weights", "review", "ensemble", "report", "selftest")
+COMMAND_MODULES = ("scan", "project", "splits", "engine", "weights", "review", "ensemble", "report", "selftest")
 
 
 def build_parser() -> argparse.ArgumentParser:

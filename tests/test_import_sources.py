@@ -64,8 +64,11 @@ def test_class_folders_import_labels_and_reports_broken_files(project: Project, 
     assert calls[0] == (0, 8, "") and calls[-1][0] == 8 and len(calls) == 9
     assert tree_hashes(class_folders) == before, "sources must never be modified"
     record = project.images(label="normal")[0]
-    assert [e.action for e in project.history(record.id)] == ["import", "label"]
+    assert [e.action for e in project.history(record.id)] == ["import", "label", "split"]
     assert project.history(record.id)[1].origin == "import"
+    assert project.history(record.id)[2].origin == "import" and record.split_origin == "auto"
+    assert report.splits is not None and report.splits.changed == 7  # every image got a split
+    assert sum(report.splits.total(s) for s in ("train", "val", "test")) == 7
     # the same import again: everything is a duplicate
     again = import_sources(project, [class_folders])
     assert again.imported == 0 and again.duplicates == 7 and sorted(again.duplicate_ids) == sorted(report.image_ids)
@@ -128,7 +131,7 @@ def test_csv_rows_with_bad_rows_and_escaping_paths(project: Project, tmp_path: P
     records = {Path(r.path).name: r for r in project.images()}
     assert (records["a.png"].label, records["a.png"].split, records["a.png"].split_origin) == ("normal", "train", "import")
     assert (records["b.png"].label, records["b.png"].split) == ("pneumonia", "val")
-    assert (records["c.png"].label, records["c.png"].split) == (None, None)
+    assert (records["c.png"].label, records["c.png"].split_origin) == (None, "auto")  # no split in the CSV
     assert tree_hashes(tmp_path / "csvdata") == {k: v for k, v in before.items() if "csvdata" in k}
     # explicit splits from the CSV survive an automatic assignment
     project.assign_splits(seed=5, keep_existing=False)
@@ -197,7 +200,7 @@ def test_npz_plain_images_uint16(project: Project, tmp_path: Path) -> None:
     report = import_sources(project, [tmp_path / "ct.npz"])
     assert report.imported == 3 and [c.name for c in project.classes()] == ["0", "2"]
     records = project.images()
-    assert all(r.split is None for r in records)
+    assert all(r.split_origin == "auto" for r in records)  # no splits in the file: assigned after the import
     np.testing.assert_array_equal(project.read_image(records[1].id).pixels, images[1])
 
 

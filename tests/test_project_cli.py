@@ -57,9 +57,11 @@ def test_info_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     capsys.readouterr()
     assert main(["info", str(tmp_path / "proj"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["images"] == 5 and info["splits"]["unassigned"]["classes"] == {"normal": 2, "effusion": 3}
+    assert info["images"] == 5 and info["splits"]["unassigned"]["images"] == 0  # the import assigned splits
+    per_class = {c: sum(info["splits"][s]["classes"][c] for s in ("train", "val", "test")) for c in ("normal", "effusion")}
+    assert per_class == {"normal": 2, "effusion": 3}
     assert main(["info", str(tmp_path / "proj")]) == 0
-    assert "unassigned" in capsys.readouterr().out
+    assert "train" in capsys.readouterr().out
     assert main(["check", str(tmp_path / "proj")]) == 0
     assert "ok" in capsys.readouterr().out
     (tmp_path / "src" / "normal" / "1.png").unlink()

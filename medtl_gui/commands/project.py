@@ -2,8 +2,10 @@
 
 - ``medtl import PROJECT SOURCE... [--copy] [--class-names a,b] [--limit N] [--json]``
   creates the project if needed, imports, prints progress on stderr and a
-  summary (or the report as JSON on stdout). Exit 0 even when some files were
-  skipped (the report lists them); exit 2 when a source does not exist.
+  summary (or the report as JSON on stdout). Every image without a split then
+  gets one (see ``medtl split``); the summary shows the counts per split and
+  class. Exit 0 even when some files were skipped (the report lists them);
+  exit 2 when a source does not exist.
 - ``medtl info PROJECT [--json]``: counts per split and class, and per domain.
 - ``medtl domain PROJECT NAME (--ids 1,2,5 | --folder DIR | --all-unlabelled)``:
   put images into domain NAME (``source`` is the default domain; a target
@@ -137,6 +139,8 @@ def run_import(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), indent=2))
     else:
         print(report.summary())
+        if report.splits is not None:
+            print(f"change the splits with: medtl split {args.project} [--val F] [--test F] [--by patient|image|case]")
     return 0
 
 

@@ -58,6 +58,8 @@ class WindowActions:
         add("redo", "&Redo mask edit", editor.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "redo")
         add("edit_classes", "&Classes…", w.edit_classes, None, "labels", tip="Names, colours and keys of the classes")
         add("edit_seg_labels", "&Segmentation labels…", w.edit_seg_labels, None, "mask")
+        add("edit_splits", "S&plits…", lambda: _show_splits(w), None, "list",
+            tip="Train/validation/test shares, grouping by patient or case, a preview of the counts")
         add("remove_image", "&Remove image from project…", lambda: remove_current_image(w), "Ctrl+Delete",
             tip="Remove the image on screen with its labels and masks (files imported in place stay on disk)")
         add("remove_shown", "Remove &all images shown…", lambda: remove_shown_images(w), None,
@@ -175,7 +177,7 @@ class WindowActions:
         for key in ("undo", "redo"):
             edit_menu.addAction(a[key])
         edit_menu.addSeparator()
-        for key in ("edit_classes", "edit_seg_labels"):
+        for key in ("edit_classes", "edit_seg_labels", "edit_splits"):
             edit_menu.addAction(a[key])
         edit_menu.addSeparator()
         for key in ("remove_image", "remove_shown"):
@@ -307,3 +309,10 @@ def _show_batch_predict(window: "MainWindow") -> None:
     from medtl_gui.gui.dialogs.batch_predict_dialog import show_batch_predict_dialog
 
     show_batch_predict_dialog(window)
+
+
+def _show_splits(window: "MainWindow") -> None:
+    """Edit ▸ Splits… (the dialog module loads on first use)."""
+    from medtl_gui.gui.dialogs.splits_dialog import show_splits_dialog
+
+    show_splits_dialog(window)

@@ -14,6 +14,8 @@ from typing import Any
 from medtl_gui.core.data.errors import DataError
 from medtl_gui.core.data.labelled_images import DataSplits, ImageItem, LabelledImages
 
+#: key of ``DataSplits.extra``: notes about the data that the engine shows as run messages
+DATA_MESSAGES_KEY = "messages"
 #: label statuses that count as a usable training label (records without a status count too)
 USABLE_STATUSES = (None, "labelled")
 
@@ -46,8 +48,8 @@ def class_names_of(project: Any) -> list[str]:
     return [c.name for c in classes]
 
 
-def from_project(project: Any, split: str) -> LabelledImages:
-    """Labelled images of one split ("train", "val" or "test") of a project.
+def from_project(project: Any, split: str | tuple[str, ...]) -> LabelledImages:
+    """Labelled images of one split ("train", "val", "test" or "unassigned") of a project, or of several.
 
     Unlabelled images and images marked uncertain or skipped are left out.
     Pixels are read on demand through ``project.read_image``; the store's
@@ -58,8 +60,9 @@ def from_project(project: Any, split: str) -> LabelledImages:
     if not names:
         raise DataError(folder, "the project has no classes; add classes and label images first")
     index_of = {name: i for i, name in enumerate(names)}
+    splits = (split,) if isinstance(split, str) else tuple(split)
     items = []
-    for record in project.images(split=split):
+    for record in (r for name in splits for r in project.images(split=name)):
         class_name = _class_name_of(project, record)
         if class_name is None:
             continue
@@ -74,22 +77,30 @@ def from_project(project: Any, split: str) -> LabelledImages:
                 content_key=f"sha256:{sha}" if sha else None,
             )
         )
-    return LabelledImages(items, names, f"{folder.name}:{split}")
+    return LabelledImages(items, names, f"{folder.name}:{'+'.join(splits)}")
 
 
 def project_splits(project: Any) -> DataSplits:
     """Train/val/test images of a project; run folders go to its ``runs/``.
 
-    Raises :class:`DataError` when the training split has no labelled image.
-    A missing validation split is left ``None`` (the engine then holds out
-    part of the training split).
+    Labelled images without a split train with the training split (never
+    with the test split), and ``extra["messages"]`` says so (the engine shows
+    it); a missing validation split is left ``None`` and the engine then
+    holds out the config's ``val_fraction`` of the training images. Raises
+    :class:`DataError` only when no labelled image is left to train on.
     """
     folder = project_folder(project)
-    train = from_project(project, "train")
+    train = from_project(project, ("train", "unassigned"))
     if len(train) == 0:
-        raise DataError(folder, "the training split has no labelled images; assign splits and label images first")
+        raise DataError(folder, "no labelled image to train on outside the test split; label images first")
+    unassigned = len(from_project(project, "unassigned"))
     val = from_project(project, "val")
     test = from_project(project, "test")
+    messages = []
+    if unassigned:
+        held = "" if len(val) else "; part of them is held out for validation (no validation split)"
+        messages.append(f"{unassigned} labelled image(s) have no split: used as training images{held}"
+                        " (assign splits with medtl split or Edit > Splits)")
     return DataSplits(
         train=train,
         val=val if len(val) else None,
@@ -97,4 +108,5 @@ def project_splits(project: Any) -> DataSplits:
         source=str(folder),
         runs_dir=folder / "runs",
         cache_dir=folder / "cache",
+        extra={DATA_MESSAGES_KEY: messages} if messages else {},
     )

@@ -12,6 +12,13 @@ batches of ``batch_size`` (200) images, one transaction each. A crash loses
 at most the batch in flight; re-running the same import skips what was
 already committed (same content = duplicate) and adds the rest. Sources are
 opened read-only and never modified.
+
+Splits: after the images are committed, every image of the project without a
+split gets one (``Project.apply_split_settings`` with the project's split
+settings: stratified by class, grouped by patient / case / image, seeded);
+splits the source gives (a CSV ``split`` column, an ``.npz``'s
+``train_``/``val_``/``test_`` arrays) and those set by hand are kept. The
+report's ``splits`` holds the counts per split and class afterwards.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from medtl_gui.core.imaging.errors import ScanReadError
 from medtl_gui.core.project.atomic_files import atomic_write_bytes, sha256_bytes, sha256_file
 from medtl_gui.core.project.history import current_user, record_history, utc_now
 from medtl_gui.core.project.import_plans import ImportItem, ImportPlan, plan_source
+from medtl_gui.core.project.split_planning import SplitSettings
+from medtl_gui.core.project.split_summary import SplitSummary
 from medtl_gui.core.project.ingest import (
     IMAGES_DIR,
     PreparedImage,
@@ -70,12 +79,14 @@ class ImportReport:
     cancelled: bool = False
     batch_id: int | None = None
     seconds: float = 0.0
+    splits: SplitSummary | None = None  # the project's splits after the import's assignment
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON types."""
         data = asdict(self)
         data["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
         data["sources"] = [{"path": p, "layout": k} for p, k in self.sources]
+        data["splits"] = self.splits.as_dict() if self.splits is not None else None
         return data
 
     def summary(self) -> str:
@@ -89,6 +100,9 @@ class ImportReport:
             lines.append("new segmentation labels: " + ", ".join(self.seg_labels_created))
         lines.extend(f"skipped {path}: {reason}" for path, reason in self.skipped)
         lines.extend(f"warning: {w}" for w in self.warnings)
+        if self.splits is not None:
+            lines.append(self.splits.headline())
+            lines.append(self.splits.table())
         return "\n".join(lines)
 
 
@@ -122,6 +136,7 @@ def import_sources(
     batch_size: int = 200,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    splits: SplitSettings | bool = True,
 ) -> ImportReport:
     """Import every source into ``project`` and report what happened.
 
@@ -132,6 +147,9 @@ def import_sources(
     from each source (from each split of an ``.npz``). ``domain``: a tag
     stored on every image (e.g. the scanner or site, for domain adaptation).
     ``cancel``: checked between files; what was read so far is committed.
+    ``splits``: True assigns a split to every image without one, with the
+    project's split settings (also after a cancelled import, to what was
+    committed); a ``SplitSettings`` uses those; False leaves them unassigned.
     """
     started = time.monotonic()
     report = ImportReport()
@@ -168,6 +186,9 @@ def import_sources(
         if report.cancelled:
             break
     writer.flush()
+    if splits is not False:
+        settings = splits if isinstance(splits, SplitSettings) else None
+        report.splits = project.apply_split_settings(settings, user=writer.user, origin="import")
     report.seconds = time.monotonic() - started
     return report
 

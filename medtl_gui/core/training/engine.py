@@ -200,6 +200,8 @@ class TrainingRun:
     def _messages(self) -> None:
         for text in self.plan.messages:
             self.emit(Message(text, "warning" if "fall" in text else "info"))
+        for text in getattr(self.data, "extra", {}).get("messages", ()):  # notes of the data source
+            self.emit(Message(text))
         s = self.settings
         if s.imbalance != "none" and self.config.imbalance == "auto":
             counts = s.train.class_counts().tolist()

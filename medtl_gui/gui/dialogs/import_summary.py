@@ -1,4 +1,4 @@
-"""The report shown after an import: counts, and every skipped file with the reason."""
+"""The report shown after an import: counts, the splits it made, and every skipped file with the reason."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medtl_gui.gui.dialogs.splits_dialog import fill_split_table, table_cell
+
 
 def summary_text(report: Any) -> str:
     """One paragraph: imported, duplicates, labelled, masks, skipped (an ``ImportReport``)."""
@@ -30,6 +32,11 @@ def summary_text(report: Any) -> str:
         text += " " + "; ".join(extras) + "."
     if report.skipped:
         text += f"\n{len(report.skipped)} file(s) skipped — see the list below."
+    splits = getattr(report, "splits", None)
+    if splits is not None:
+        text += (f"\nSplits by {splits.grouping}: {splits.changed} image(s) assigned; the project now has "
+                 f"{splits.total('train')} train, {splits.total('val')} validation and {splits.total('test')} test "
+                 "images (Edit ▸ Splits… changes them).")
     if getattr(report, "cancelled", False):
         text += "\nThe import was cancelled; what was read before is kept."
     return text
@@ -42,11 +49,22 @@ class ImportSummaryDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("import-summary")
         self.setWindowTitle("Import finished")
-        self.resize(760, 420 if report.skipped else 160)
+        self.resize(760, 420 if report.skipped else (300 if getattr(report, "splits", None) else 160))
         self.message = QLabel(summary_text(report))
         self.message.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.message)
+        self.splits_table = QTableWidget(0, 0)
+        self.splits_table.setObjectName("import-splits")
+        self.splits_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.splits_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        splits = getattr(report, "splits", None)
+        if splits is not None:
+            fill_split_table(self.splits_table, splits)
+            self.splits_table.setMaximumHeight(self.splits_table.verticalHeader().length()
+                                               + self.splits_table.horizontalHeader().height() + 6)
+        self.splits_table.setVisible(splits is not None)
+        layout.addWidget(self.splits_table)
         self.skipped_table = QTableWidget(len(report.skipped), 2)
         self.skipped_table.setHorizontalHeaderLabels(["Skipped file", "Reason"])
         self.skipped_table.verticalHeader().hide()
@@ -75,6 +93,10 @@ class ImportSummaryDialog(QDialog):
     def text(self) -> str:
         """The summary paragraph."""
         return self.message.text()
+
+    def split_count(self, split: str, column: str = "Total") -> int:
+        """The count the splits table shows for ``split`` and ``column`` (a class name or "Total")."""
+        return table_cell(self.splits_table, split, column)
 
     def detailed_text(self) -> str:
         """Every skipped file with its reason, one per line."""
