@@ -158,6 +158,10 @@ class ImageBrowser(QWidget):
         self.model.set_rows([])
         self._update_counts()
 
+    def set_show_identifying(self, on: bool) -> None:
+        """Show or hide PatientIDs in the Patient column (the same privacy toggle as the metadata panel)."""
+        self.model.set_show_identifying(on)
+
     def reload(self, classes: list[Any], then: Callable[[], None] | None = None) -> BackgroundJob | None:
         """Re-read every row in the background; ``then()`` runs once they are shown."""
         if self.project is None:

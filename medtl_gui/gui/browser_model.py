@@ -18,6 +18,9 @@ from PySide6.QtGui import QColor
 from medtl_gui.gui.review.label_next import LABEL_NEXT_COLUMN, label_next_key, review_ranks
 
 COLUMNS: tuple[str, ...] = ("Image", "Label", "Split", "Modality", "Patient", "Mask", "Suggestion")
+PATIENT_COLUMN = COLUMNS.index("Patient")
+#: what the Patient column shows while patient-identifying values are hidden (as the metadata panel does)
+HIDDEN = "(hidden)"
 ROW_ROLE = Qt.ItemDataRole.UserRole  # the BrowserRow of an index
 
 ALL = "All images"
@@ -214,6 +217,16 @@ class ImageTableModel(QAbstractTableModel):
         self.thumbnails: Any = None  # ThumbnailCache
         self.show_thumbnails = False  # decorations only where a view shows them (the grid)
         self.sort_column, self.sort_order = -1, Qt.SortOrder.AscendingOrder
+        self.show_identifying = False  # the Patient column shows "(hidden)" unless the user reveals it
+
+    def set_show_identifying(self, on: bool) -> None:
+        """Show PatientIDs in the Patient column, or hide them (the metadata panel's privacy toggle)."""
+        if bool(on) == self.show_identifying:
+            return
+        self.show_identifying = bool(on)
+        if self.rows:
+            self.dataChanged.emit(self.index(0, PATIENT_COLUMN), self.index(len(self.rows) - 1, PATIENT_COLUMN),
+                                  [Qt.ItemDataRole.DisplayRole])
 
     def set_rows(self, rows: list[BrowserRow], presorted: bool = False) -> None:
         """Replace every row, put in the current sort order unless ``presorted`` says they are."""
@@ -275,6 +288,8 @@ class ImageTableModel(QAbstractTableModel):
     def row_data(self, row: BrowserRow, column: int, role: int):
         """What ``data`` answers for a row's column and role (the filter proxy asks it directly)."""
         if role == Qt.ItemDataRole.DisplayRole:
+            if column == PATIENT_COLUMN and row.patient and not self.show_identifying:
+                return HIDDEN
             return row.cell(column)
         if role == ROW_ROLE:
             return row

@@ -1,12 +1,15 @@
 """Classification labelling of the image on screen: class keys, uncertain/skip, confirm suggestion, notes.
 
 Every change goes straight to the project store (one transaction with its
-history row); there is no Save button.
+history row); there is no Save button. Each change is announced as a
+``LabelChange`` (before and after) so that the window's undo timeline
+(``edit_timeline.py``) can write the old label back through the store.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from PySide6.QtCore import QObject, Signal
 
@@ -17,14 +20,45 @@ if TYPE_CHECKING:  # the store is imported when a project is opened, not at star
     from medtl_gui.core.project import LabelClass
 
 
+class LabelState(NamedTuple):
+    """What an image's label row holds (None stands for "no label")."""
+
+    class_name: str | None
+    status: str
+    note: str | None
+    origin: str
+
+    def text(self) -> str:
+        """How the state reads in a status message ("lesion", "uncertain", "lesion (uncertain)")."""
+        if self.status == "labelled":
+            return self.class_name or "unlabelled"
+        return f"{self.class_name} ({self.status})" if self.class_name else self.status
+
+
+@dataclass(frozen=True)
+class LabelChange:
+    """One label edit of one image: the label before and after (None: unlabelled)."""
+
+    image_id: int
+    before: LabelState | None
+    after: LabelState | None
+
+
+def state_text(state: LabelState | None) -> str:
+    """A label state for messages ("unlabelled" for none)."""
+    return "unlabelled" if state is None else state.text()
+
+
 class ClassLabelling(QObject):
     """Connects the ``LabelPanel`` and the class keys to the project store.
 
     ``edited(image_id, advance)`` after a label change (advance: the user
-    expects the next image); ``message(text)`` for the status bar.
+    expects the next image); ``changed(LabelChange)`` after a user's edit
+    (not after ``restore``); ``message(text)`` for the status bar.
     """
 
     edited = Signal(int, bool)
+    changed = Signal(object)  # LabelChange
     message = Signal(str)
 
     def __init__(self, panel: LabelPanel, parent: QObject | None = None):
@@ -61,9 +95,10 @@ class ClassLabelling(QObject):
         """Give the image a class (None clears its label); True when stored."""
         if self.project is None or self.image_id is None:
             return False
+        before = self.label_state(self.image_id)
         self.project.set_label(self.image_id, class_name, origin="human")
         self.message.emit(f"Labelled {class_name}" if class_name else "Label cleared")
-        self._after(advance and class_name is not None)
+        self._after(advance and class_name is not None, before)
         return True
 
     def assign_key(self, key: str) -> bool:
@@ -78,9 +113,10 @@ class ClassLabelling(QObject):
         """Mark the image "uncertain" or "skipped" (keeping no class) and move on."""
         if self.project is None or self.image_id is None:
             return False
+        before = self.label_state(self.image_id)
         self.project.set_label(self.image_id, None, origin="human", status=status)
         self.message.emit(f"Marked {status}")
-        self._after(True)
+        self._after(True, before)
         return True
 
     def confirm(self) -> bool:
@@ -88,9 +124,38 @@ class ClassLabelling(QObject):
         if self.project is None or self.image_id is None or self.project.proposal(self.image_id) is None:
             self.message.emit("No model suggestion to confirm")
             return False
+        before = self.label_state(self.image_id)
         record = self.project.confirm_proposal(self.image_id)
         self.message.emit(f"Confirmed suggestion {record.class_name}")
-        self._after(True)
+        self._after(True, before)
+        return True
+
+    def label_state(self, image_id: int) -> LabelState | None:
+        """The image's label as stored (None: unlabelled)."""
+        record = self.project.label(image_id)
+        if record is None:
+            return None
+        return LabelState(record.class_name, record.status, record.note, record.origin)
+
+    def restore(self, image_id: int, state: LabelState | None, origin: str = "human") -> bool:
+        """Write ``state`` back as the image's label through the store (undo/redo: one history row,
+        ``origin``); False with a message when it cannot be (e.g. its class was deleted meanwhile)."""
+        from medtl_gui.core.project import ProjectError
+
+        if self.project is None:
+            return False
+        try:
+            if state is None:
+                self.project.set_label(image_id, None, origin=origin)
+            else:
+                self.project.set_label(image_id, state.class_name, origin=origin, note=state.note,
+                                       status=state.status)
+        except (ProjectError, ValueError) as exc:
+            self.message.emit(f"Cannot restore the label of image {image_id}: {exc}")
+            return False
+        if image_id == self.image_id:
+            self.show_state()
+        self.edited.emit(image_id, False)
         return True
 
     def save_note(self, text: str) -> None:
@@ -120,8 +185,11 @@ class ClassLabelling(QObject):
             suggestion = proposal.class_name + (f" ({prob:.0%})" if prob is not None else "")
         self.panel.show_state(text, suggestion, self.project.note(self.image_id))
 
-    def _after(self, advance: bool) -> None:
+    def _after(self, advance: bool, before: LabelState | None) -> None:
         image_id = self.image_id
         self.show_state()
         if image_id is not None:
+            after = self.label_state(image_id)
+            if after != before:
+                self.changed.emit(LabelChange(image_id, before, after))
             self.edited.emit(image_id, advance)

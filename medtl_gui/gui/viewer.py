@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -165,7 +165,9 @@ class ScanViewer(QWidget):
         self.preview = ToolPreview(self.view)
         self.pointer_tool: PointerTool | None = None
         self.label_names: dict[int, str] = {}  # mask value -> segmentation label name (cursor read-out)
+        self._cursor_pos: QPointF | None = None  # last mouse position over the image (scene), for the read-out
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.graphics.viewport().installEventFilter(self)
 
         self.preset_box = QComboBox()
         self.preset_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -212,6 +214,15 @@ class ScanViewer(QWidget):
             self.image_item.clear()
             self.slice_label.setText("")
             self.window_label.setText("")
+            self.slice_index = 0
+            self.slice_slider.setVisible(False)
+            self.slice_slider.setEnabled(False)
+            self.preset_box.blockSignals(True)
+            self.preset_box.clear()
+            self.preset_box.blockSignals(False)
+            self.overlay.show(None, None)
+            self.cursor_info.emit("")
+            self.presets_changed.emit([], "")
             return
         stats = stats or display_stats(scan)
         self._value_range = stats.value_range
@@ -226,6 +237,30 @@ class ScanViewer(QWidget):
         self._fill_presets(scan)
         self._show_slice()
         self.view.autoRange(padding=0.0)
+        self._update_readout()
+
+    def view_state(self) -> tuple[float, float, int] | None:
+        """(window centre, width, slice) on screen, to restore later with ``restore_view``; None without a scan."""
+        if self.scan is None:
+            return None
+        return self.window[0], self.window[1], self.slice_index
+
+    def restore_view(self, center: float, width: float, slice_index: int) -> None:
+        """Show the window and slice the user last had on this scan (the preset box names a matching preset)."""
+        if self.scan is None:
+            return
+        if self.scan.n_frames > 1:
+            self.set_slice(slice_index)
+        if self.scan.is_color:
+            return
+        match = next((name for name in self.preset_names() if self._preset_window(name) == (center, width)), None)
+        self.preset_box.blockSignals(True)
+        if match is None:
+            self.preset_box.setCurrentIndex(-1)
+        else:
+            self.preset_box.setCurrentText(match)
+        self.preset_box.blockSignals(False)
+        self.set_window(center, width)
 
     def set_window(self, center: float, width: float) -> None:
         """Show grey values ``center`` ± ``width``/2 from black to white (explicit ImageItem levels)."""
@@ -266,20 +301,30 @@ class ScanViewer(QWidget):
         self.slice_slider.setValue(index)
         self.slice_slider.blockSignals(False)
         self._show_slice()
+        self._update_readout()
         self.slice_changed.emit(index)
 
     @property
+    def value_unit(self) -> str:
+        """Unit of the values on screen where the file states it ("HU", "Gy"), else "" (raw values)."""
+        from medtl_gui.core.imaging.windowing import value_unit
+
+        return value_unit(self.scan) if self.scan is not None else ""
+
+    @property
     def shows_hounsfield(self) -> bool:
-        """True for CT: DICOM modality CT, or a grey volume without modality (NIfTI, MHA) whose
-        values span air (about -1000) to soft tissue, as Hounsfield units do."""
+        """True when the values on screen are Hounsfield units by the file's own evidence (see ``value_unit``)."""
+        return self.value_unit == "HU"
+
+    @property
+    def offers_ct_presets(self) -> bool:
+        """CT presets are listed: the file says CT (modality or HU), or grey values span air to soft tissue."""
+        from medtl_gui.core.imaging.windowing import has_ct_evidence, spans_hounsfield_range
+
         scan = self.scan
         if scan is None or scan.is_color:
             return False
-        modality = (scan.modality or "").upper()
-        if modality:
-            return modality == "CT"
-        low, high = self._value_range
-        return low <= -900.0 and high >= 0.0
+        return has_ct_evidence(scan) or spans_hounsfield_range(self._value_range)
 
     @property
     def slice_key(self) -> int | None:
@@ -312,24 +357,29 @@ class ScanViewer(QWidget):
         self.preset_box.blockSignals(False)
         self.set_window(center - dy * scale, max(1.0, width + dx * scale))
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt naming)
+        if event.type() == QEvent.Type.Leave and watched is self.graphics.viewport():
+            self._cursor_pos = None  # a slice change with the mouse elsewhere has no pixel to read out
+        return super().eventFilter(watched, event)
+
     # ------------------------------------------------------------- internals
     def _fill_presets(self, scan: Scan) -> None:
         from medtl_gui.core.imaging import CT_PRESETS, default_window
-        from medtl_gui.core.imaging.windowing import DEFAULT_CT_PRESET
+        from medtl_gui.core.imaging.windowing import DEFAULT_CT_PRESET, has_ct_evidence
 
         self.preset_box.blockSignals(True)
         self.preset_box.clear()
         names = [AUTO]
         if scan.window is not None:
             names.append(FROM_FILE)
-        if self.shows_hounsfield:
+        if self.offers_ct_presets:
             names += [n.title() if n.islower() else n for n in CT_PRESETS]
         self.preset_box.addItems(names)
         self.preset_box.setEnabled(not scan.is_color)
         self.invert_box.setEnabled(not scan.is_color)
         if scan.window is not None:
             start = FROM_FILE
-        elif self.shows_hounsfield:
+        elif has_ct_evidence(scan):  # modality CT or HU from the modality LUT; else robust percentiles
             start = DEFAULT_CT_PRESET.title()
         else:
             start = AUTO
@@ -341,19 +391,25 @@ class ScanViewer(QWidget):
             self._on_preset(start)
         self.presets_changed.emit(names, start)
 
-    def _on_preset(self, name: str) -> None:
+    def _preset_window(self, name: str) -> tuple[float, float] | None:
+        """(centre, width) of a preset of the scan on screen, None if unknown."""
         from medtl_gui.core.imaging import CT_PRESETS
 
         if self.scan is None or not name:
-            return
-        if name == AUTO and self._auto is not None:
-            self.set_window(*self._auto)
-        elif name == FROM_FILE and self.scan.window is not None:
-            self.set_window(*self.scan.window)
-        else:
-            for key, (center, width) in CT_PRESETS.items():
-                if key.lower() == name.lower():
-                    self.set_window(center, width)
+            return None
+        if name == AUTO:
+            return self._auto
+        if name == FROM_FILE:
+            return None if self.scan.window is None else (float(self.scan.window[0]), float(self.scan.window[1]))
+        for key, (center, width) in CT_PRESETS.items():
+            if key.lower() == name.lower():
+                return float(center), float(width)
+        return None
+
+    def _on_preset(self, name: str) -> None:
+        window = self._preset_window(name)
+        if window is not None:
+            self.set_window(*window)
 
     def _show_slice(self) -> None:
         image = self.current_image()
@@ -377,17 +433,23 @@ class ScanViewer(QWidget):
             self.image_item.setLookupTable(None)
 
     def _on_mouse_moved(self, pos) -> None:
+        self._cursor_pos = QPointF(pos)
+        self._update_readout(hover=True)
+
+    def _update_readout(self, hover: bool = False) -> None:
+        """The cursor read-out of the pixel under the mouse, on the slice on screen (also after a slice
+        change by wheel or keys, with the mouse still)."""
         image = self.current_image()
-        if image is None:
+        if image is None or self._cursor_pos is None:
             return
-        point = self.view.mapSceneToView(pos)
+        point = self.view.mapSceneToView(self._cursor_pos)
         col, row = int(np.floor(point.x())), int(np.floor(point.y()))
         inside = 0 <= row < image.shape[0] and 0 <= col < image.shape[1]
-        if self.pointer_tool is not None:
+        if hover and self.pointer_tool is not None:
             self.pointer_tool.hovered((float(point.x()), float(point.y())) if inside else None)
         if inside:
             value = image[row, col]
-            unit = " HU" if self.shows_hounsfield else ""
+            unit = f" {self.value_unit}" if self.value_unit else ""
             shown = ", ".join(f"{v:g}" for v in np.atleast_1d(value))
             where = f"x {col}  y {row}"
             if self.scan.n_frames > 1:

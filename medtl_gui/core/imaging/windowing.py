@@ -85,17 +85,67 @@ def auto_window(
     return (low + high) / 2.0, width
 
 
+def _modality(scan: Scan) -> str:
+    """The scan's modality, upper case ("" when unknown; MetaImage's ``MET_MOD_CT`` is "CT")."""
+    modality = (scan.modality or "").strip().upper()
+    return modality[len("MET_MOD_"):] if modality.startswith("MET_MOD_") else modality
+
+
+def value_unit(scan: Scan) -> str:
+    """The unit of the scan's grey values where the file states it: "HU", "Gy" or "" (raw values).
+
+    Evidence only, no guessing from the value range: Hounsfield units when
+    the modality LUT says so (Rescale Type "HU"), or for modality CT when a
+    modality LUT (Rescale Slope/Intercept or LUT) turned stored values into
+    modality values; Gy for RT Dose scaled by Dose Grid Scaling in Gy.
+    Colour images and everything else (PNG, MR, NIfTI...) have no unit.
+    """
+    if scan.is_color:
+        return ""
+    lut = scan.metadata.get("modality_lut") if isinstance(scan.metadata, dict) else None
+    lut = lut if isinstance(lut, dict) else {}
+    source = str(lut.get("source") or "none")
+    rescale_type = str(lut.get("rescale_type") or "").strip().upper()
+    if source == "Dose Grid Scaling" or _modality(scan) == "RTDOSE":
+        return "Gy" if source == "Dose Grid Scaling" and rescale_type in ("GY", "") else ""
+    if rescale_type:
+        return "HU" if rescale_type == "HU" else ""
+    if _modality(scan) == "CT" and source != "none":
+        return "HU"
+    return ""
+
+
+def has_ct_evidence(scan: Scan) -> bool:
+    """True when the file says the scan is CT: modality CT, or a modality LUT producing Hounsfield units.
+
+    Only then does a scan open with a CT preset (:func:`default_window`).
+    """
+    return not scan.is_color and (_modality(scan) == "CT" or value_unit(scan) == "HU")
+
+
+def spans_hounsfield_range(value_range: tuple[float, float]) -> bool:
+    """True when values reach from air (about -1000) to soft tissue, as Hounsfield units do.
+
+    A hint only (e.g. a NIfTI CT volume): CT presets are offered for such a
+    scan, but it opens with the automatic window and shows no unit.
+    """
+    low, high = value_range
+    return low <= -900.0 and high >= 0.0
+
+
 def default_window(scan: Scan) -> tuple[float, float]:
     """The window to show ``scan`` with first.
 
     The file's own window (DICOM Window Center/Width or VOI LUT, kept in
-    ``scan.window``) when present; for CT without one, the
-    :data:`DEFAULT_CT_PRESET` soft-tissue preset; 8-bit colour images their
-    full range; otherwise :func:`auto_window`.
+    ``scan.window``) when present; for CT without one (:func:`has_ct_evidence`:
+    modality CT or a modality LUT giving HU), the :data:`DEFAULT_CT_PRESET`
+    soft-tissue preset; 8-bit colour images their full range; otherwise
+    :func:`auto_window` (robust percentiles), e.g. for a DICOM without a
+    Modality tag whose values are not stated to be HU.
     """
     if scan.window is not None:
         return float(scan.window[0]), float(scan.window[1])
-    if (scan.modality or "").upper() == "CT" and not scan.is_color:
+    if has_ct_evidence(scan):
         return CT_PRESETS[DEFAULT_CT_PRESET]
     if scan.is_color and scan.pixels.dtype == np.uint8:
         return 127.5, 256.0

@@ -3,7 +3,9 @@
 ``SaliencyLayer`` is an RGBA ``pg.ImageItem`` above the scan (and below the
 mask layers' tool previews) whose colours come from
 :mod:`medtl_gui.core.review.heatmap_colors`; alpha is opacity x heat, so
-cold regions leave the image visible. ``SaliencyPanel`` holds the toggle,
+cold regions leave the image visible; a colour bar (``pg.GradientLegend``,
+top right of the view, "high" to "low" importance) is shown with it.
+``SaliencyPanel`` holds the toggle,
 class choice, method, colour map and opacity slider; it only emits what
 the user asked for (the controller in ``saliency_job.py`` computes).
 """
@@ -15,14 +17,29 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QLinearGradient
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from medtl_gui.core.review.heatmap_colors import COLORMAPS, heatmap_rgba
+from medtl_gui.gui.slider_value import slider_value_label
 
 #: the class choice meaning "explain the predicted class"
 PREDICTED_CLASS = "Predicted class"
 #: (shown name, core method name)
 METHOD_CHOICES: tuple[tuple[str, str], ...] = (("Grad-CAM", "gradcam"), ("Grad-CAM++", "gradcam++"))
+#: the colour bar: (width, height) in screen pixels, offset from the view's top-right corner
+COLOR_BAR_SIZE, COLOR_BAR_OFFSET = (14, 120), (-10, 10)
+#: the colour bar's labels: the heat-map is normalised, 1 = what drives the decision most
+COLOR_BAR_LABELS = {"high": 1.0, "low": 0.0}
+
+
+def colormap_gradient(name: str) -> QLinearGradient:
+    """The colour map ``name`` as a gradient from 0 (its first anchor) to 1 (its last)."""
+    anchors = COLORMAPS[name]
+    gradient = QLinearGradient()
+    for i, (r, g, b) in enumerate(anchors):
+        gradient.setColorAt(i / (len(anchors) - 1), QColor(r, g, b))
+    return gradient
 
 
 class SaliencyLayer:
@@ -37,6 +54,11 @@ class SaliencyLayer:
         self.colormap = "jet"
         self.visible = False
         self.item.setVisible(False)
+        self.color_bar = pg.GradientLegend(COLOR_BAR_SIZE, COLOR_BAR_OFFSET)  # the legend of the colours
+        self.color_bar.setParentItem(view)
+        self.color_bar.setLabels(COLOR_BAR_LABELS)
+        self.color_bar.setGradient(colormap_gradient(self.colormap))
+        self.color_bar.setVisible(False)
 
     def set_heatmap(self, heatmap: np.ndarray | None) -> None:
         """Show a [0, 1] heat-map of the image's size (None: nothing)."""
@@ -53,12 +75,14 @@ class SaliencyLayer:
         if name not in COLORMAPS:
             raise ValueError(f"unknown colour map {name!r}; expected one of {', '.join(COLORMAPS)}")
         self.colormap = name
+        self.color_bar.setGradient(colormap_gradient(name))
         self._redraw()
 
     def set_visible(self, on: bool) -> None:
         """Show or hide the layer (the heat-map is kept)."""
         self.visible = bool(on)
         self.item.setVisible(self.visible and self.heatmap is not None)
+        self.color_bar.setVisible(self.item.isVisible())
 
     @property
     def shown(self) -> bool:
@@ -76,6 +100,7 @@ class SaliencyLayer:
         else:
             self.item.setImage(rgba, autoLevels=False, levels=(0, 255))
         self.item.setVisible(self.visible and rgba is not None)
+        self.color_bar.setVisible(self.item.isVisible())
 
 
 class SaliencyPanel(QWidget):
@@ -112,6 +137,10 @@ class SaliencyPanel(QWidget):
         self.opacity_slider.setValue(50)
         self.opacity_slider.setToolTip("Opacity of the heat-map at its hottest point")
         self.opacity_slider.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
+        self.opacity_value = slider_value_label(self.opacity_slider)
+        opacity_row = QHBoxLayout()
+        opacity_row.addWidget(self.opacity_slider, 1)
+        opacity_row.addWidget(self.opacity_value)
         self.status = QLabel("Off")
         self.status.setWordWrap(True)
         self.status.setObjectName("saliency-status")
@@ -119,7 +148,7 @@ class SaliencyPanel(QWidget):
         form.addRow("Class", self.class_box)
         form.addRow("Method", self.method_box)
         form.addRow("Colours", self.colormap_box)
-        form.addRow("Opacity", self.opacity_slider)
+        form.addRow("Opacity", opacity_row)
         layout = QVBoxLayout(self)
         layout.addWidget(self.show_box)
         layout.addLayout(form)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from medtl_gui.gui.segmentation.editor import TOOLS, SegmentationEditor
 from medtl_gui.gui.segmentation.overlay import FALLBACK_COLORS, PROPOSAL_COLOR
 from medtl_gui.gui.segmentation.painting import MAX_BRUSH_RADIUS
+from medtl_gui.gui.slider_value import slider_value_label
 
 
 def color_swatch(color: str, size: int = 14) -> QIcon:
@@ -104,6 +105,7 @@ class SegmentationPanel(QWidget):
         self.opacity_slider.setValue(int(round(overlay.opacity * 100)))
         self.opacity_slider.setToolTip("Opacity of the label overlay")
         self.opacity_slider.valueChanged.connect(lambda v: overlay.set_opacity(v / 100.0))
+        self.opacity_value = slider_value_label(self.opacity_slider)  # "50 %" beside the slider
         self.show_box = QCheckBox("Show (M)")
         self.show_box.setChecked(overlay.visible)
         self.show_box.toggled.connect(overlay.set_visible)
@@ -119,6 +121,7 @@ class SegmentationPanel(QWidget):
         opacity_row = QHBoxLayout()
         opacity_row.addWidget(QLabel("Opacity"))
         opacity_row.addWidget(self.opacity_slider, 1)
+        opacity_row.addWidget(self.opacity_value)
         overlay_layout.addLayout(opacity_row)
         toggles = QHBoxLayout()
         toggles.addWidget(self.show_box)
