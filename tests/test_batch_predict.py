@@ -76,7 +76,8 @@ def test_cli_folder_with_a_broken_file_predicts_the_others_and_names_it(classifi
                                                                         capsys: pytest.CaptureFixture) -> None:
     scans = _scan_folder(tmp_path / "scans")
     out = tmp_path / "predictions.csv"
-    assert main(["predict", str(scans), "--run", str(classifier_run), "--out", str(out)]) == 1
+    # the CT series is outside the scope of a model trained on 2D grey images: included on request
+    assert main(["predict", str(scans), "--run", str(classifier_run), "--out", str(out), "--force-scope"]) == 1
     rows = _csv_rows(out)
     by_name = {Path(r["path"]).name: r for r in rows}
     assert set(by_name) == {"a.png", "b.png", "broken.png", "series"}, "the series is one row, not three"
@@ -84,6 +85,7 @@ def test_cli_folder_with_a_broken_file_predicts_the_others_and_names_it(classifi
         assert by_name[name]["status"] == "ok" and by_name[name]["predicted_class"] in SYNTHETIC_CLASSES
     series = by_name["series"]
     assert series["patient_id"] == "PHANTOM" and series["study_uid"] and series["series_uid"]
+    assert "outside the model's scope (included on request)" in series["error"]
     assert by_name["broken.png"]["status"] == "skipped" and "unreadable" in by_name["broken.png"]["error"]
     err = capsys.readouterr().err
     assert "3 predicted, 1 skipped" in err and "broken.png" in err
@@ -95,7 +97,7 @@ def test_real_mr_series_is_one_row_with_its_ids(classifier_run: Path, tmp_path: 
         pytest.skip(f"reference data not found at {series}")
     from medtl_gui.core.inference.prediction_batch import predict_paths
 
-    result = predict_paths(classifier_run, [series], tmp_path / "p.csv")
+    result = predict_paths(classifier_run, [series], tmp_path / "p.csv", include_out_of_scope=True)
     assert len(result.rows) == 1 and result.rows[0].ok and not result.skipped
     row = result.rows[0]
     assert row.patient_id == "PACSMAN1" and row.series_uid.startswith("1.2.826.") and row.study_uid

@@ -29,12 +29,19 @@ def test_dialog_predicts_a_folder_in_the_background_and_lists_the_broken_file(qt
         job = dialog.start()
         assert job is not None and dialog.cancel_button.isEnabled() and not dialog.start_button.isEnabled()
     result = blocker.args[0]
-    assert result.predicted == 3 and [Path(s).name for s, _ in result.failures] == ["broken.png"]
-    assert dialog.failures.isVisibleTo(dialog) and dialog.failures.rowCount() == 1
-    assert dialog.failures.item(0, 0).text().endswith("broken.png") and "unreadable" in dialog.failures.item(0, 1).text()
-    assert "3 predicted, 1 skipped" in dialog.status.text()
-    rows = list(csv.DictReader((tmp_path / "out" / "predictions.csv").open(encoding="utf-8")))
-    assert len(rows) == 4 and sum(r["status"] == "ok" for r in rows) == 3
+    # the CT series is outside the scope of a model trained on 2D grey images: skipped with the reason
+    assert result.predicted == 2 and sorted(Path(s).name for s, _ in result.failures) == ["broken.png", "series"]
+    assert dialog.failures.isVisibleTo(dialog) and dialog.failures.rowCount() == 2
+    reasons = {Path(dialog.failures.item(i, 0).text()).name: dialog.failures.item(i, 1).text() for i in range(2)}
+    assert "unreadable" in reasons["broken.png"] and "outside the model's scope" in reasons["series"]
+    assert "2 predicted, 2 skipped (1 outside the model's scope)" in dialog.status.text()
+    with (tmp_path / "out" / "predictions.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4 and sum(r["status"] == "ok" for r in rows) == 2
+    dialog.include_out_of_scope.setChecked(True)  # the user includes it: the series is predicted too
+    with qtbot.waitSignal(dialog.finished_prediction, timeout=60000) as blocker:
+        assert dialog.start() is not None
+    assert blocker.args[0].predicted == 3 and "3 predicted, 1 skipped" in dialog.status.text()
     assert dialog.open_button.isEnabled()
     dialog.open_button.click()
     assert opened == [tmp_path / "out"]

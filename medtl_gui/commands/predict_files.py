@@ -3,6 +3,8 @@
 - :func:`run_mask_file_predict`: a segmentation run over scan files and
   folders writes one mask file per scan (``--masks-dir``, ``--mask-format
   png|nifti|dicom-seg``) and a CSV listing them, unreadable files included.
+- :func:`report_scope`: the lines on images outside the model's scope
+  (skipped, or included with ``--force-scope``) and runs without a scope.
 - :func:`deidentified_project_rows` / :func:`log_project_export`: predictions
   of a project's images leave the project de-identified (unless
   ``--identified``) and are recorded in its export log, like
@@ -71,3 +73,21 @@ def log_project_export(project_folder: Path, what: str, destination: str | os.Pa
     with Project.open(project_folder) as project:
         project.record_export(what, Path(destination).expanduser().resolve(), deidentified=deidentified,
                               n_items=n_items, details={"method": DEIDENTIFICATION_METHOD if deidentified else None})
+
+
+def report_scope(found: Any, forced: bool) -> None:
+    """``medtl predict``'s lines on the model's scope: the note of a run without one, or what it skipped/included."""
+    if found.scope_note:
+        print(f"note: {found.scope_note}", file=sys.stderr)
+        return
+    outside = found.out_of_scope
+    if outside:
+        print(f"warning: {len(outside)} image(s) outside the model's scope were skipped; --force-scope predicts "
+              "them anyway", file=sys.stderr)
+    included = [r for r in found.rows if r.ok and r.outside_scope]
+    if forced and included:
+        print(f"warning: {len(included)} image(s) outside the model's scope were predicted (--force-scope); "
+              "treat their predictions with care", file=sys.stderr)
+    if getattr(found, "disagreeing", 0):
+        print(f"{found.disagreeing} prediction(s) disagree with an existing label", file=sys.stderr)
+

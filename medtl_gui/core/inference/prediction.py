@@ -17,6 +17,7 @@ import numpy as np
 
 from medtl_gui.core.data.labelled_images import LabelledImages
 from medtl_gui.core.evaluation.classification import predict_labels
+from medtl_gui.core.inference.model_scope import ScopeCheck
 from medtl_gui.core.inference.trained_model import TrainedModel
 
 
@@ -56,18 +57,24 @@ class PredictionRow:
     predicted: str | float | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    outside_scope: list[str] = field(default_factory=list)  # why it is outside the model's scope (if it is)
 
     @property
     def ok(self) -> bool:
         """True when the scan was predicted."""
         return self.error is None
 
+    @property
+    def skipped_for_scope(self) -> bool:
+        """Not predicted because it is outside the model's scope (not because it could not be read)."""
+        return self.error is not None and bool(self.outside_scope)
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {
             "source": self.source, "image_id": self.image_id, "patient_id": self.patient_id,
             "study_uid": self.study_uid, "series_uid": self.series_uid, "predicted": self.predicted,
-            "probabilities": self.probabilities, "error": self.error,
+            "probabilities": self.probabilities, "error": self.error, "outside_scope": self.outside_scope,
         }
 
 
@@ -152,8 +159,8 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def _prepared(runner: Any, scan: ScanToPredict) -> tuple[Any, PredictionRow]:
-    """Read and prepare one scan; on failure the tensor is None and the row says why."""
+def _prepared(runner: Any, scan: ScanToPredict, check: ScopeCheck | None = None) -> tuple[Any, PredictionRow]:
+    """Read, scope-check and prepare one scan; when it is not predicted the tensor is None and the row says why."""
     row = PredictionRow(scan.source, scan.image_id, scan.patient_id, scan.study_uid, scan.series_uid)
     try:
         loaded = scan.load()
@@ -163,6 +170,11 @@ def _prepared(runner: Any, scan: ScanToPredict) -> tuple[Any, PredictionRow]:
     for name in ("patient_id", "study_uid", "series_uid"):
         if getattr(row, name) is None:
             setattr(row, name, getattr(loaded, name, None))
+    if check is not None:
+        row.outside_scope = check.reasons(loaded)
+        if row.outside_scope and not check.include:
+            row.error = "outside the model's scope: " + "; ".join(row.outside_scope)
+            return None, row
     try:
         tensor = runner.prepare(loaded)
     except Exception as exc:  # noqa: BLE001 - e.g. pixels that cannot become a 2D image
@@ -184,8 +196,11 @@ def _fill(trained: TrainedModel, rows: list[PredictionRow], probabilities: np.nd
 
 
 def iter_predictions(trained: TrainedModel, scans: Iterable[ScanToPredict], device: str = "auto",
-                     batch_size: int = 32) -> Iterator[PredictionRow]:
-    """Rows in input order, predicting ``batch_size`` readable scans at a time (memory stays bounded)."""
+                     batch_size: int = 32, check: ScopeCheck | None = None) -> Iterator[PredictionRow]:
+    """Rows in input order, predicting ``batch_size`` readable scans at a time (memory stays bounded).
+
+    ``check``: the model's scope; scans outside it are skipped with the reasons unless it includes them.
+    """
     runner = model_runner(trained, device)
     pending: list[tuple[Any, PredictionRow]] = []
 
@@ -197,17 +212,18 @@ def iter_predictions(trained: TrainedModel, scans: Iterable[ScanToPredict], devi
         pending.clear()
 
     for scan in scans:
-        pending.append(_prepared(runner, scan))
+        pending.append(_prepared(runner, scan, check))
         if sum(t is not None for t, _ in pending) >= batch_size:
             yield from flush()
     yield from flush()
 
 
 def predict_scans(trained: TrainedModel, scans: Iterable[ScanToPredict], device: str = "auto",
-                  batch_size: int = 32, progress: Callable[[int], None] | None = None) -> list[PredictionRow]:
-    """One row per scan, in order; unreadable scans get ``error`` and the rest are predicted."""
+                  batch_size: int = 32, progress: Callable[[int], None] | None = None,
+                  check: ScopeCheck | None = None) -> list[PredictionRow]:
+    """One row per scan, in order; unreadable (and out-of-scope) scans get ``error``, the rest are predicted."""
     rows = []
-    for row in iter_predictions(trained, scans, device, batch_size):
+    for row in iter_predictions(trained, scans, device, batch_size, check):
         rows.append(row)
         if progress is not None:
             progress(len(rows))

@@ -41,6 +41,12 @@ class BatchPredictionResult:
     masks_dir: Path | None = None
     mask_format: str | None = None
     cancelled: bool = False
+    scope_note: str | None = None  # the run recorded no scope: nothing was checked
+
+    @property
+    def out_of_scope(self) -> list[Any]:
+        """Rows skipped because the scan is outside the model's scope."""
+        return [row for row in self.rows if getattr(row, "skipped_for_scope", False)]
 
     @property
     def predicted(self) -> int:
@@ -54,7 +60,9 @@ class BatchPredictionResult:
 
     def text(self) -> str:
         """One line: how many were predicted and skipped, and where the CSV went."""
-        parts = [f"{self.predicted} predicted", f"{len(self.failures)} skipped"]
+        outside = len(self.out_of_scope)
+        parts = [f"{self.predicted} predicted", f"{len(self.failures)} skipped"
+                 + (f" ({outside} outside the model's scope)" if outside else "")]
         if self.cancelled:
             parts.append(f"stopped after {len(self.rows)} of {self.total}")
         if self.csv_path is not None:
@@ -82,6 +90,7 @@ def predict_paths(
     tta: str = "none",
     progress: Callable[[int, int, str], None] | None = None,
     cancel: threading.Event | None = None,
+    include_out_of_scope: bool = False,
 ) -> BatchPredictionResult:
     """Predict the scans under ``inputs`` (files, folders, DICOM series folders) with run ``run_dir``.
 
@@ -93,7 +102,8 @@ def predict_paths(
     (``csv_path``; None: not written) holds the scans reached before a
     cancel, and every skipped file with its reason. ``tta``: test-time
     augmentation (``none``, ``flips``, ``flips+rot``, ``full``; segmentation:
-    ``none`` or ``flips``).
+    ``none`` or ``flips``). Classification and regression: scans outside the
+    model's scope are skipped with the reasons unless ``include_out_of_scope``.
     """
     from medtl_gui.core.inference.scan_discovery import scans_in_paths
     from medtl_gui.core.inference.segmentation_predict import run_task
@@ -107,14 +117,17 @@ def predict_paths(
             raise ValueError(f"segmentation runs support test-time augmentation 'none' or 'flips', not {tta!r}")
         return _predict_masks(run_dir, scans, skipped, csv_path, masks_dir, mask_format, checkpoint, device,
                               progress, cancel, flips=tta == "flips")
+    from medtl_gui.core.inference.model_scope import scope_check
     from medtl_gui.core.inference.prediction import iter_predictions
     from medtl_gui.core.inference.prediction_table import write_predictions_csv
     from medtl_gui.core.inference.trained_model import load_trained_model
 
     trained = load_trained_model(run_dir, checkpoint, tta=tta)
+    check = scope_check(run_dir, include_out_of_scope)
     result = BatchPredictionResult(trained.run_id, task, list(trained.class_names), skipped=list(skipped),
-                                   total=len(scans))
-    _collect(result, iter_predictions(trained, _until_cancelled(scans, cancel), device, batch_size), progress)
+                                   total=len(scans), scope_note=check.note)
+    _collect(result, iter_predictions(trained, _until_cancelled(scans, cancel), device, batch_size, check),
+             progress)
     if csv_path is not None:
         result.csv_path = write_predictions_csv(csv_path, result.rows, trained.class_names, result.skipped)
     return result

@@ -28,10 +28,17 @@ def write_predictions(stream: TextIO, rows: Sequence[PredictionRow], class_names
     for row in rows:
         values = [row.source, row.image_id, row.patient_id, row.study_uid, row.series_uid, row.predicted]
         values += [row.probabilities.get(name) for name in class_names]
-        values += ["ok" if row.ok else "skipped", row.error or ""]
+        values += ["ok" if row.ok else "skipped", row.error or _included_note(row)]
         writer.writerow(["" if v is None else (f"{v:.6f}" if isinstance(v, float) else v) for v in values])
     for source, reason in skipped:
         writer.writerow([source] + [""] * (len(columns) - 3) + ["skipped", reason])
+
+
+def _included_note(row: PredictionRow) -> str:
+    """For a predicted row outside the model's scope (the user included it): why it is outside."""
+    if not row.outside_scope:
+        return ""
+    return "outside the model's scope (included on request): " + "; ".join(row.outside_scope)
 
 
 def write_predictions_csv(path: str | os.PathLike, rows: Sequence[PredictionRow], class_names: Sequence[str],

@@ -24,6 +24,14 @@ def _format(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def budget_left_text(budget_s: float, elapsed_s: float) -> str:
+    """E.g. ``budget 10 min, 6 min 12 s left`` (``0 s left`` once over)."""
+    left = max(0, round(budget_s - elapsed_s))
+    minutes, seconds = divmod(left, 60)
+    left_text = f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+    return f"budget {budget_s / 60:g} min, {left_text} left"
+
+
 class ConsoleProgress:
     """Progress bar per batch (on a terminal) and one summary line per epoch."""
 
@@ -33,12 +41,17 @@ class ConsoleProgress:
         self.quiet = quiet
         self.epochs = 0
         self._last_draw = 0.0
+        self.budget_s: float | None = None
+        self._budget_origin = 0.0  # monotonic time at which the run's budget clock read 0
 
     def _line(self, text: str) -> None:
         if self.live:
             self.stream.write("\r\033[K")
         self.stream.write(text + "\n")
         self.stream.flush()
+
+    def _budget(self) -> str:
+        return budget_left_text(self.budget_s or 0.0, time.monotonic() - self._budget_origin)
 
     def emit(self, event) -> None:
         """Render one engine event."""
@@ -50,6 +63,10 @@ class ConsoleProgress:
             self._line(f"run {event.run_id}: {event.n_train} training / {event.n_val} validation images, "
                        f"{event.device} ({event.precision}{', channels-last' if event.channels_last else ''})")
             self._line(f"  folder: {event.run_dir}")
+            self.budget_s = event.time_budget_s
+            self._budget_origin = time.monotonic() - event.elapsed_s
+            if self.budget_s:
+                self._line(f"  {self._budget()} ({event.epochs} epochs planned)")
         elif isinstance(event, Message):
             self._line(f"{'warning: ' if event.level == 'warning' else ''}{event.text}")
         elif isinstance(event, BatchEnd) and self.live:
@@ -70,6 +87,8 @@ class ConsoleProgress:
                 if m.get(key) is not None:
                     parts.append(f"{key.removeprefix('val_').replace('_', ' ')} {_format(m[key])}")
             parts.append(f"{m.get('seconds', 0):.1f}s")
+            if self.budget_s:
+                parts.append(self._budget())
             self._line(", ".join(parts) + ("  *best" if event.is_best else ""))
         elif isinstance(event, RunPaused):
             self._line("paused")
@@ -78,6 +97,18 @@ class ConsoleProgress:
         elif isinstance(event, RunFinished):
             best = f"best epoch {event.best_epoch + 1}" if event.best_epoch is not None else "no best epoch"
             self._line(f"{event.status}: {best} ({_format(event.best_metric)}), folder {event.run_dir}")
+            self._headline(event.run_dir)
         elif isinstance(event, RunFailed) and event.run_dir is not None:
             # failures before the run folder exists are raised to the caller, which reports them
             self._line(f"failed: {event.reason} (details in {event.run_dir}/error.log)")
+
+    def _headline(self, run_dir: str | None) -> None:
+        """The run's honest headline: selection metric, balanced accuracy, per-class recall, threshold."""
+        from medtl_gui.core.evaluation.headline import read_run_headline
+
+        headline = read_run_headline(run_dir) if run_dir else None
+        if headline is None:
+            return
+        self._line(f"  {headline.text().removesuffix(' ⚠')}")
+        for warning in headline.warnings:
+            self._line(f"warning: {warning}")

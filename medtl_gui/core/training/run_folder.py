@@ -7,6 +7,8 @@ Layout::
     metrics.jsonl      one JSON object per epoch
     checkpoints/       best.* and last.* (see checkpoints.py)
     report.json        written when the run ends (status, best epoch, final metrics)
+    scope.json         what the model was trained on (modality, dimensionality, colour, pixel
+                       and image sizes; see core.inference.model_scope), written when it starts
     error.log          traceback, only if the run failed
 """
 
@@ -67,6 +69,7 @@ class RunFolder:
     CONFIG = "config.json"
     METRICS = "metrics.jsonl"
     REPORT = "report.json"
+    SCOPE = "scope.json"
     ERROR_LOG = "error.log"
 
     def __init__(self, path: str | os.PathLike):
@@ -155,6 +158,18 @@ class RunFolder:
         """``report.json`` if the run has ended."""
         path = self.path / self.REPORT
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+    def write_scope(self, scope: dict[str, Any]) -> None:
+        """Write ``scope.json``: the traits of the training images (atomically)."""
+        write_json_atomic(self.path / self.SCOPE, scope)
+
+    def read_scope(self) -> dict[str, Any] | None:
+        """``scope.json``, or None for a run that recorded none (older runs) or an unreadable one."""
+        try:
+            data = json.loads((self.path / self.SCOPE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def record_failure(self, exc: BaseException) -> tuple[str, dict[str, Any]]:
         """Write the traceback being handled to ``error.log`` and a "failed" ``report.json``: (reason, report)."""

@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -109,6 +110,11 @@ class BatchPredictDialog(QDialog):
                             "(segmentation runs: none or flips)")
         for key, title in TTA_TITLES:
             self.tta.addItem(title, key)
+        self.include_out_of_scope = QCheckBox("Include images outside the model's scope")
+        self.include_out_of_scope.setToolTip(
+            "By default scans unlike the training images (another modality, a volume for a 2D model, colour for a "
+            "grey model, far other pixel or image sizes) are skipped and listed with the reason. Tick to predict "
+            "them anyway (classification runs).")
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.status = QLabel("Choose a run, the scans to predict and where the CSV goes.")
@@ -138,6 +144,7 @@ class BatchPredictDialog(QDialog):
         form.addRow("Output CSV", _row(self.output, browse_out))
         form.addRow("Mask format", self.mask_format)
         form.addRow("Test-time augmentation", self.tta)
+        form.addRow("", self.include_out_of_scope)
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
         buttons.addStretch(1)
@@ -197,10 +204,11 @@ class BatchPredictDialog(QDialog):
             return None
         csv_path = Path(output).expanduser()
         mask_format, tta = self.mask_format.currentData(), self.tta.currentData()
+        include = self.include_out_of_scope.isChecked()
 
         def work(progress: Callable[[int, int, str], None], cancel: Any) -> Any:
             return predict_paths(run, inputs, csv_path, mask_format=mask_format, tta=tta, progress=progress,
-                                 cancel=cancel)
+                                 cancel=cancel, include_out_of_scope=include)
 
         self.failures.hide()
         self.failures.setRowCount(0)
@@ -243,6 +251,10 @@ class BatchPredictDialog(QDialog):
         self.progress.setFormat(f"{len(result.rows)} / {result.total}")
         failures = result.failures
         extra = f" Masks ({result.mask_format}) in {result.masks_dir}." if result.masks_dir else ""
+        if getattr(result, "scope_note", None):
+            extra += f" Note: {result.scope_note}."
+        elif result.out_of_scope:
+            extra += " Tick 'Include images outside the model's scope' to predict those outside it."
         self.status.setText(f"{result.text()}.{extra}"
                             + (f" {len(failures)} file(s) could not be predicted:" if failures else ""))
         self.failures.setRowCount(len(failures))
@@ -263,7 +275,9 @@ class BatchPredictDialog(QDialog):
     def _sync(self) -> None:
         running = self.job is not None
         run = self.run_dir()
-        self.mask_format.setEnabled(run is not None and run_task_of(run) == "segmentation" and not running)
+        segmentation = run is not None and run_task_of(run) == "segmentation"
+        self.mask_format.setEnabled(segmentation and not running)
+        self.include_out_of_scope.setEnabled(not segmentation and not running)
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.open_button.setEnabled(self.result is not None and self.result.csv_path is not None)

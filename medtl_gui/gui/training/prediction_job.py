@@ -1,8 +1,10 @@
 """Apply a trained run to the project's unlabelled images, storing model proposals (background job, no Qt).
 
-Classification: every image without a class label gets a proposal (class
-and probabilities) through ``project.set_proposal``; segmentation: every
-image without a mask gets a mask proposal. Proposals stay apart from the
+Classification: :func:`medtl_gui.core.inference.project_prediction.predict_project`
+(the same code as ``medtl predict PROJECT``) gives every image without a
+class label a proposal (class and probabilities), skipping images outside
+the model's scope unless the user includes them; segmentation: every image
+without a mask gets a mask proposal. Proposals stay apart from the
 clinicians' labels until someone confirms or corrects them. The job reports
 progress and stops between images when cancelled.
 """
@@ -18,6 +20,8 @@ from typing import Any
 SEGMENTATION_CHUNK = 4
 #: project setting: the test-time augmentation "Apply model" uses (none, flips, flips+rot, full)
 PREDICTION_TTA_KEY = "prediction_tta"
+#: project setting: "1" when "Apply model" also predicts images outside the model's scope
+INCLUDE_OUT_OF_SCOPE_KEY = "prediction_include_out_of_scope"
 
 
 def prediction_tta(project: Any) -> str:
@@ -35,26 +39,60 @@ def set_prediction_tta(project: Any, mode: str) -> None:
     project.set_meta(PREDICTION_TTA_KEY, check_tta_mode(mode))
 
 
+def include_out_of_scope_setting(project: Any) -> bool:
+    """Whether "Apply model" predicts images outside the model's scope too (default: no, they are skipped)."""
+    return project.meta(INCLUDE_OUT_OF_SCOPE_KEY) == "1"
+
+
+def set_include_out_of_scope(project: Any, include: bool) -> None:
+    """Store the project's choice for images outside the model's scope."""
+    project.set_meta(INCLUDE_OUT_OF_SCOPE_KEY, "1" if include else "0")
+
+
 @dataclass
 class PredictionSummary:
-    """What a prediction job stored."""
+    """What a prediction job stored, and what it skipped."""
 
     run_id: str
     task: str
     total: int = 0
     proposals: list[int] = field(default_factory=list)  # image ids that got a proposal
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (image, reason)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (image, reason): unreadable
     cancelled: bool = False
+    out_of_scope: list[tuple[str, str]] = field(default_factory=list)  # (image, reasons): skipped for the scope
+    disagreeing: list[int] = field(default_factory=list)  # labelled images the model puts in another class
+    scope_note: str | None = None  # the run recorded no scope: nothing was checked
+    included_out_of_scope: int = 0  # images outside the scope predicted because the user included them
 
     def text(self) -> str:
         """One line for the status bar."""
         kind = "mask proposals" if self.task == "segmentation" else "suggested labels"
         parts = [f"{len(self.proposals)} {kind} from run {self.run_id}"]
+        if self.out_of_scope:
+            parts.append(f"{len(self.out_of_scope)} image(s) outside the model's scope skipped")
         if self.failed:
             parts.append(f"{len(self.failed)} image(s) could not be predicted")
+        if self.disagreeing:
+            parts.append(f"{len(self.disagreeing)} disagree with an existing label")
         if self.cancelled:
             parts.append("stopped before the end")
         return "; ".join(parts)
+
+    def counts_text(self) -> str:
+        """The summary dialog's counts: predicted, skipped (outside the scope, unreadable), disagreeing."""
+        skipped = len(self.out_of_scope) + len(self.failed)
+        lines = [f"Predicted: {len(self.proposals)} of {self.total} image(s)",
+                 f"Skipped: {skipped} ({len(self.out_of_scope)} outside the model's scope, "
+                 f"{len(self.failed)} unreadable)",
+                 f"Disagreeing with an existing label: {len(self.disagreeing)}"]
+        if self.included_out_of_scope:
+            lines.append(f"Predicted although outside the model's scope (you included them): "
+                         f"{self.included_out_of_scope}")
+        if self.cancelled:
+            lines.append("Stopped before the end: the proposals stored so far are kept.")
+        if self.scope_note:
+            lines.append(f"Note: {self.scope_note}.")
+        return "\n".join(lines)
 
 
 def run_task(run_dir: str | Path) -> str:
@@ -68,17 +106,23 @@ def run_task(run_dir: str | Path) -> str:
 
 def predict_unlabelled(project: Any, run_dir: str | Path, device: str = "auto", batch_size: int = 32,
                        progress: Callable[[int, int, str], None] | None = None,
-                       cancel: Any = None, tta: str | None = None) -> PredictionSummary:
+                       cancel: Any = None, tta: str | None = None, include_out_of_scope: bool | None = None,
+                       all_images: bool = False) -> PredictionSummary:
     """Proposals for the unlabelled images (classification) or the images without masks (segmentation).
 
     ``run_dir`` may be an ensemble folder. ``tta``: test-time augmentation
     (default: the project's setting, :func:`prediction_tta`); segmentation
     supports flips only, so any mode other than ``none`` means flips there.
+    Classification: images outside the model's scope are skipped unless
+    ``include_out_of_scope`` (default: the project's setting,
+    :func:`include_out_of_scope_setting`); ``all_images`` predicts labelled
+    images too and counts those the model puts in another class.
     """
     tta = prediction_tta(project) if tta is None else tta
     if run_task(run_dir) == "segmentation":
         return _predict_masks(project, run_dir, device, progress, cancel, flips=tta != "none")
-    return _predict_classes(project, run_dir, device, batch_size, progress, cancel, tta)
+    include = include_out_of_scope_setting(project) if include_out_of_scope is None else include_out_of_scope
+    return _predict_classes(project, run_dir, device, batch_size, progress, cancel, tta, include, all_images)
 
 
 def _cancelled(cancel: Any) -> bool:
@@ -87,45 +131,23 @@ def _cancelled(cancel: Any) -> bool:
 
 def _predict_classes(project: Any, run_dir: str | Path, device: str, batch_size: int,
                      progress: Callable[[int, int, str], None] | None, cancel: Any,
-                     tta: str = "none") -> PredictionSummary:
+                     tta: str = "none", include_out_of_scope: bool = False,
+                     all_images: bool = False) -> PredictionSummary:
+    """The core's "apply model" (batched, cancellable, scope-checked), summarised for the GUI."""
     from medtl_gui.core.inference import load_trained_model
-    from medtl_gui.core.inference.prediction import iter_predictions
-    from medtl_gui.core.inference.project_prediction import check_classes_match, project_scans
+    from medtl_gui.core.inference.project_prediction import predict_project
 
     trained = load_trained_model(run_dir, tta=tta)
-    check_classes_match(project, trained)
-    scans = project_scans(project, unlabelled_only=True)
-    summary = PredictionSummary(trained.run_id, "classification", total=len(scans))
-    pending: list[Any] = []
-
-    def store() -> None:
-        """One transaction (one fsync) per batch of proposals, not one per image."""
-        with project.transaction():
-            for row in pending:
-                project.set_proposal(row.image_id, str(row.predicted), row.probabilities, run_id=trained.run_id)
-        summary.proposals.extend(int(row.image_id) for row in pending)
-        pending.clear()
-
-    for done, row in enumerate(iter_predictions(trained, _until_cancelled(scans, cancel), device, batch_size), 1):
-        if row.ok and row.image_id is not None and trained.class_names:
-            pending.append(row)
-        elif not row.ok:
-            summary.failed.append((row.source, row.error or "unknown error"))
-        if len(pending) >= batch_size:
-            store()
-        if progress is not None:
-            progress(done, len(scans), row.source)
-    if pending:
-        store()
-    summary.cancelled = _cancelled(cancel)
-    return summary
-
-
-def _until_cancelled(items: list[Any], cancel: Any):
-    for item in items:
-        if _cancelled(cancel):
-            return
-        yield item
+    if progress is not None:
+        progress(0, 0, f"model {trained.run_id} loaded")
+    done = predict_project(project, trained, unlabelled_only=not all_images, device=device, batch_size=batch_size,
+                           include_out_of_scope=include_out_of_scope, progress=progress, cancel=cancel)
+    return PredictionSummary(
+        trained.run_id, "classification", total=done.total, proposals=list(done.proposals),
+        failed=[(r.source, r.error or "unknown error") for r in done.unreadable], cancelled=done.cancelled,
+        out_of_scope=[(r.source, "; ".join(r.outside_scope)) for r in done.out_of_scope],
+        disagreeing=list(done.disagreeing), scope_note=done.scope_note,
+        included_out_of_scope=sum(1 for r in done.rows if r.ok and r.outside_scope))
 
 
 def _predict_masks(project: Any, run_dir: str | Path, device: str,

@@ -138,6 +138,8 @@ class RunHistoryPanel(QWidget):
                 item.setToolTip(f"{run.path}\n{run.config_text()}")
                 if column == 5:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                if column == 4 and run.headline is not None:  # the honest headline in full
+                    item.setToolTip("\n".join([run.headline.text(), *run.headline.warnings]))
                 self.table.setItem(i, column, item)
             if run.run_id in selected:
                 self.table.selectRow(i)

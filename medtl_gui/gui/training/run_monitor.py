@@ -8,6 +8,7 @@ once per epoch. A finished run from the history can be shown again
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medtl_gui.core.evaluation.headline import RunHeadline, run_headline
 from medtl_gui.gui.training.confusion_matrix_view import ConfusionMatrixView
 from medtl_gui.gui.training.curves import TrainingCurves
 from medtl_gui.gui.training.epoch_figures import ValidationFigures, per_class_figures
@@ -48,6 +50,7 @@ class RunMonitor(QWidget):
         self.class_names: list[str] = []
         self.validation_figures: ValidationFigures | None = None
         self.last_epoch: EpochReport | None = None
+        self.best_epoch: EpochReport | None = None
         self.run_dir: str | None = None
         self.batches_per_epoch = 1
         self.paused = False
@@ -83,6 +86,11 @@ class RunMonitor(QWidget):
         self.strip = SegmentationStrip()
         self.messages = QLabel("")
         self.messages.setStyleSheet("color: #9aa0a6;")
+        self.headline = QLabel("")  # the finished run's honest headline (selection metric, recall per class)
+        self.headline.setObjectName("run-headline")
+        self.headline.setWordWrap(True)
+        self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.headline.hide()
         classification = QSplitter(Qt.Orientation.Horizontal)
         classification.addWidget(self.confusion)
         classification.addWidget(self.roc)
@@ -102,6 +110,7 @@ class RunMonitor(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(header)
+        layout.addWidget(self.headline)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.messages)
 
@@ -112,7 +121,7 @@ class RunMonitor(QWidget):
         self.task = task
         self.class_names = list(class_names)
         self.validation_figures = None
-        self.last_epoch = None
+        self.last_epoch = self.best_epoch = None
         self.run_dir = None
         self.paused = False
         self.curves.reset(task)
@@ -126,6 +135,7 @@ class RunMonitor(QWidget):
         self.stats.setText("starting: importing the engine and reading labels…")
         self._message_log = []
         self.messages.setText("")
+        self.show_headline(None)
         self.progress.setRange(0, 0)
         self.set_controls(True)
 
@@ -158,6 +168,8 @@ class RunMonitor(QWidget):
     def on_epoch(self, report: EpochReport) -> None:
         """An epoch ended: epoch curves, confusion matrix, per-class table."""
         self.last_epoch = report
+        if report.is_best:
+            self.best_epoch = report
         self.curves.add_epoch(report.epoch, report.metrics)
         if report.confusion_matrix is not None and report.class_names:
             self.class_names = report.class_names
@@ -206,6 +218,10 @@ class RunMonitor(QWidget):
         seconds = outcome.report.get("seconds")
         took = f" after {duration_text(seconds)}" if isinstance(seconds, (int, float)) else ""
         self.stats.setText(f"{text}{took}{best}")
+        headline = self._finished_headline(outcome)
+        self.show_headline(headline)
+        for warning in headline.warnings if headline is not None else []:
+            self.on_message(warning, "warning")
         if outcome.failed:
             self.on_message(f"{outcome.error} — {outcome.hint}", "warning")
 
@@ -231,6 +247,7 @@ class RunMonitor(QWidget):
         self.progress.setValue(1 if summary.status in ("completed", "early_stopped") else 0)
         self.progress.setFormat(summary.status.replace("_", " "))
         self.set_controls(False)
+        self.show_headline(summary.headline)
         with_matrix = [r for r in epochs if r.get("confusion_matrix")]
         names = (figures.class_names if figures else None) or list(self.class_names)
         self.validation_figures = figures
@@ -252,6 +269,31 @@ class RunMonitor(QWidget):
         """Overlay another run's epoch curves (dashed)."""
         self.curves.add_comparison(summary.run_id[-24:], epochs)
         self.title.setText(self.title.text() + f"  ⟷  compared with {summary.run_id} (dashed)")
+
+    def show_headline(self, headline: RunHeadline | None) -> None:
+        """Show (or hide, None) the run's headline: selection metric, balanced accuracy, recall per class."""
+        if headline is None:
+            self.headline.clear()
+            self.headline.hide()
+            return
+        warnings = "".join(f"<br><b>⚠ {html.escape(w)}</b>" for w in headline.warnings)
+        self.headline.setText(f"{html.escape(headline.text().removesuffix(' ⚠'))}{warnings}")
+        self.headline.setStyleSheet("color: #e8a33d;" if headline.warnings else "")
+        self.headline.setToolTip(f"Figures of the {headline.source}. The selection metric alone can look perfect "
+                                 "while a class is never found at the threshold the model decides with.")
+        self.headline.show()
+
+    def _finished_headline(self, outcome: RunOutcome) -> RunHeadline | None:
+        """The headline of a run that just ended: its report, else the best epoch seen live."""
+        best = self.best_epoch
+        epochs = [] if best is None or best.confusion_matrix is None else \
+            [{"epoch": best.epoch, "confusion_matrix": best.confusion_matrix}]
+        report = dict(outcome.report)
+        report.setdefault("class_names", self.class_names)
+        try:
+            return run_headline(report, epochs, {"config": {"task": self.task}})
+        except (TypeError, ValueError):
+            return None
 
     # -- internals -----------------------------------------------------------------------
     def _on_pause_clicked(self) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medtl_gui.core.evaluation.headline import RunHeadline, run_headline
 from medtl_gui.gui.training.epoch_figures import ValidationFigures
 
 #: project setting naming the run whose model "Apply model" uses by default
@@ -43,6 +44,7 @@ class RunSummary:
     val_metrics: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     has_checkpoint: bool = False
+    headline: RunHeadline | None = None  # selection metric with balanced accuracy and per-class recall
 
     @property
     def can_resume(self) -> bool:
@@ -64,9 +66,11 @@ class RunSummary:
                 f"{self.epochs_planned} epochs · batch {c.get('batch_size')} · lr {c.get('lr')}")
 
     def best_text(self) -> str:
-        """e.g. ``val_auc 0.912 (epoch 4)``."""
+        """e.g. ``val_auc 0.912 (epoch 4) · bal. acc 0.750`` (⚠: a class has recall 0 at the threshold)."""
         if self.best_metric is None or not self.monitor:
             return "–"
+        if self.headline is not None:
+            return self.headline.short_text()
         epoch = f" (epoch {self.best_epoch + 1})" if self.best_epoch is not None else ""
         return f"{self.monitor} {self.best_metric:.3f}{epoch}"
 
@@ -157,7 +161,16 @@ def summarise_run(run_dir: str | Path, active: set[str] | None = None) -> RunSum
         seconds=float(seconds) if seconds is not None else None, monitor=monitor,
         best_epoch=best_epoch, best_metric=float(best_metric) if best_metric is not None else None,
         val_metrics=val_metrics, config=config, has_checkpoint=has_checkpoint,
+        headline=_headline(report, epochs, record),
     )
+
+
+def _headline(report: dict[str, Any] | None, epochs: list[dict[str, Any]], record: dict[str, Any]
+              ) -> RunHeadline | None:
+    try:
+        return run_headline(report, epochs, record)
+    except (TypeError, ValueError, KeyError):  # a damaged record: the history still lists the run
+        return None
 
 
 def list_runs(runs_dir: str | Path, active: set[str] | None = None) -> list[RunSummary]:
