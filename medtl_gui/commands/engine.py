@@ -138,6 +138,9 @@ def _register_predict_and_export(sub: Any) -> None:
                    help="test-time augmentation: average over flips, 90-degree rotations, zooms")
     p.add_argument("--identified", action="store_true",
                    help="project: keep patient ids, UIDs and paths in the output (logged as such)")
+    p.add_argument("--force-scope", action="store_true",
+                   help="also predict images outside the model's scope (other modality, volume vs 2D, colour vs "
+                        "grey, pixel or image size far from the training images); by default they are skipped")
     p.add_argument("--masks-dir", type=Path, help="segmentation run on files: write masks here (default: "
                                                    "<CSV folder>/masks)")
     p.add_argument("--mask-format", default="png", choices=("png", "nifti", "dicom-seg"),
@@ -332,7 +335,8 @@ def run_predict(args: argparse.Namespace) -> int:
                 raise UsageError(str(exc)) from exc
         trained = load_trained_model(args.run, checkpoint, tta=args.tta)
         found = predict_locations(trained, args.inputs, split=args.split, unlabelled_only=args.unlabelled,
-                                  device=args.device, store_proposals=not args.no_proposals)
+                                  device=args.device, store_proposals=not args.no_proposals,
+                                  include_out_of_scope=args.force_scope)
     except _user_errors() as exc:
         raise UsageError(str(exc)) from exc
     rows, skipped = found.rows, found.skipped
@@ -348,15 +352,19 @@ def run_predict(args: argparse.Namespace) -> int:
             log_project_export(found.project, "predictions-csv", args.out, not args.identified, len(rows))
     if args.json:
         print(json.dumps({"run": str(trained.run_dir), "class_names": trained.class_names,
-                          "threshold": trained.threshold, "predictions": [r.to_json() for r in rows],
+                          "threshold": trained.threshold, "scope_note": found.scope_note,
+                          "predictions": [r.to_json() for r in rows],
                           "skipped": [{"source": s, "error": e} for s, e in skipped]}, indent=2))
     elif not args.out:
         write_predictions(sys.stdout, rows, trained.class_names, skipped)
+    from medtl_gui.commands.predict_files import report_scope
+
     for source, reason in found.failures:
         print(f"skipped {source}: {reason}", file=sys.stderr)
     stored = f"; proposals stored in {found.project}" if found.project and not args.no_proposals else ""
     print(f"{len(rows) + len(skipped) - len(found.failures)} predicted, {len(found.failures)} skipped{stored}",
           file=sys.stderr)
+    report_scope(found, args.force_scope)
     return 1 if found.failures else 0
 
 

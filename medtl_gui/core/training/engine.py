@@ -146,6 +146,9 @@ def _new_folder(config: TrainConfig, data: DataSplits, settings: ResolvedSetting
     else:
         folder = RunFolder.create(data.runs_dir or Path("runs"), f"{config.model}-{config.strategy}")
     folder.write_config(_config_record(config, data, settings, plan, bundle, folder))
+    from medtl_gui.core.inference.model_scope import record_training_scope  # what the model is meant for
+
+    record_training_scope(folder, data.extra.get("project"), settings.train.ids, [i.load for i in settings.train])
     return folder
 
 

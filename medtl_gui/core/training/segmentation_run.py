@@ -247,6 +247,9 @@ def _new_folder(config: TrainConfig, data: SegmentationSplits, settings: Segment
     folder = RunFolder.at(run_dir) if run_dir is not None else RunFolder.create(
         data.runs_dir or Path("runs"), f"seg-{config.model}-{config.strategy}")
     folder.write_config(_config_record(config, data, settings, plan, bundle, input_spec, folder))
+    from medtl_gui.core.inference.model_scope import record_training_scope  # what the model is meant for
+
+    record_training_scope(folder, data.extra.get("project"), data.train.ids, [i.load_image for i in data.train])
     return folder
 
 
