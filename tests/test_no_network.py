@@ -1,4 +1,8 @@
-"""No network, proven: import -> label -> train -> evaluate -> export with every network socket refused.
+"""No network, proven: import -> train -> evaluate -> export with every network socket refused.
+
+Only the user's commands: ``medtl import`` of a class-folder tree (labels from
+the folder names, splits assigned by the import), ``medtl train``, ``medtl
+evaluate``, ``medtl export``; no Python-API step in between.
 
 In-process with :func:`medtl_gui.selftest.network_guard.blocked_network`,
 and in a child process whose ``sitecustomize`` blocks the network before
@@ -24,46 +28,36 @@ from medtl_gui.selftest.network_guard import NetworkBlockedError, blocked_networ
 REPO = Path(__file__).resolve().parents[1]
 
 
-def make_unlabelled_images(folder: Path, n: int = 16, size: int = 16) -> Path:
-    """``n`` small greyscale PNGs: even ones dark with a bright square (class "lesion"), odd ones plain."""
-    folder.mkdir(parents=True, exist_ok=True)
+def make_class_tree(root: Path, n: int = 16, size: int = 16) -> Path:
+    """``n`` small greyscale PNGs in ``lesion/`` (dark with a bright square) and ``normal/`` (plain)."""
     rng = np.random.default_rng(3)
     for index in range(n):
         image = rng.integers(0, 60, (size, size)).astype(np.uint8)
         if index % 2 == 0:
             image[4:12, 4:12] = 220
+        folder = root / ("lesion" if index % 2 == 0 else "normal")
+        folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(folder / f"scan_{index:02d}.png")
-    return folder
-
-
-def label_project(project_dir: Path) -> int:
-    """The clinician's step: two classes, a label for every image (from its file number), splits."""
-    from medtl_gui.core.project import Project
-
-    with Project.open(project_dir) as project:
-        project.add_class("normal")
-        project.add_class("lesion")
-        images = project.images()
-        for record in images:
-            number = int(Path(record.path).stem.split("_")[-1])
-            project.set_label(record.id, "lesion" if number % 2 == 0 else "normal", user="dr.test")
-        project.assign_splits(val_fraction=0.25, test_fraction=0.25, seed=0)
-        return len(images)
+    return root
 
 
 def full_workflow(tmp_path: Path, cli_main) -> dict:
-    """import -> label -> train (baseline_cnn, 1 epoch) -> evaluate -> export; returns what each step made."""
-    source = make_unlabelled_images(tmp_path / "scans")
+    """import -> train (baseline_cnn, 1 epoch) -> evaluate -> export; returns what each step made."""
+    source = make_class_tree(tmp_path / "scans")
     project_dir, run_dir = tmp_path / "project", tmp_path / "run"
     assert cli_main(["import", str(project_dir), str(source), "--copy"]) == 0
-    n_images = label_project(project_dir)
     assert cli_main(["train", str(project_dir), "--model", "baseline_cnn", "--pretrained", "none", "--epochs", "1",
                      "--image-size", "16", "--batch-size", "8", "--precision", "fp32", "--device", "cpu",
                      "--run-dir", str(run_dir), "--quiet"]) == 0
     assert cli_main(["evaluate", str(project_dir), "--run", str(run_dir), "--split", "test", "--no-ci",
                      "--device", "cpu"]) == 0
     assert cli_main(["export", "--run", str(run_dir), "--format", "torchscript", "--out", str(tmp_path / "export")]) == 0
-    return {"images": n_images, "report": json.loads((run_dir / "report.json").read_text()),
+    from medtl_gui.core.project import Project  # reading back what the commands made
+
+    with Project.open(project_dir) as project:
+        splits = project.info()["splits"]
+    return {"images": sum(s["images"] for s in splits.values()), "unassigned": splits["unassigned"]["images"],
+            "report": json.loads((run_dir / "report.json").read_text()),
             "exported": sorted(p.name for p in (tmp_path / "export").iterdir())}
 
 
@@ -91,7 +85,7 @@ def test_import_label_train_evaluate_export_in_process_without_network(tmp_path:
     with blocked_network() as attempts:
         made = full_workflow(tmp_path, main)
     assert attempts == []
-    assert made["images"] == 16
+    assert made["images"] == 16 and made["unassigned"] == 0  # the import assigned every split
     assert made["report"]["status"] == "completed"
     assert any(name.endswith(".pt") for name in made["exported"]), made["exported"]
     assert "accuracy" in capsys.readouterr().out

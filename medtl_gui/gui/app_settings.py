@@ -88,3 +88,20 @@ def valid_device(name: str) -> bool:
         return True
     prefix, _, index = name.partition(":")
     return prefix == "cuda" and index.isdigit()
+
+
+#: QSettings key of the privacy toggle ("Show patient-identifying information"); hidden unless set
+SHOW_IDENTIFYING_KEY = "privacy/show_identifying"
+
+
+def show_identifying(store: QSettings | None = None) -> bool:
+    """True when the user chose to see patient-identifying values (metadata panel and browser's Patient column)."""
+    raw = (store or app_settings_store()).value(SHOW_IDENTIFYING_KEY, False)
+    return str(raw).strip().lower() in ("1", "true", "yes")
+
+
+def set_show_identifying(on: bool, store: QSettings | None = None) -> None:
+    """Remember the privacy toggle (one setting for every panel that shows identifying values)."""
+    store = store or app_settings_store()
+    store.setValue(SHOW_IDENTIFYING_KEY, bool(on))
+    store.sync()

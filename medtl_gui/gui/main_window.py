@@ -26,12 +26,13 @@ from PySide6.QtWidgets import (
 )
 
 from medtl_gui import __version__
-from medtl_gui.gui.app_settings import AppSettings, app_settings_store
+from medtl_gui.gui.app_settings import AppSettings, app_settings_store, set_show_identifying, show_identifying
 from medtl_gui.gui.background import BackgroundJob
 from medtl_gui.gui.browser import ImageBrowser
 from medtl_gui.gui.browser_model import ROW_ROLE
 from medtl_gui.gui.class_labelling import ClassLabelling
 from medtl_gui.gui.dialogs.import_summary import ImportSummaryDialog
+from medtl_gui.gui.edit_timeline import EditTimeline
 from medtl_gui.gui.image_loading import LoadedImage, load_image
 from medtl_gui.gui.job_runner import JobRunner
 from medtl_gui.gui.label_panel import LabelPanel
@@ -44,6 +45,7 @@ from medtl_gui.gui.segmentation.editor import SegmentationEditor
 from medtl_gui.gui.segmentation.mask_saver import MaskSaver
 from medtl_gui.gui.segmentation.seg_panel import SegmentationPanel
 from medtl_gui.gui.training.training_controller import TrainingController
+from medtl_gui.gui.view_memory import ViewMemory
 from medtl_gui.gui.viewer import ScanViewer
 from medtl_gui.gui.window_actions import WindowActions
 
@@ -106,7 +108,14 @@ class MainWindow(QMainWindow):
         self.labelling.edited.connect(self._on_label_edited)
         self.labelling.message.connect(lambda text: self.statusBar().showMessage(text, 3000))
         self.label_panel.edit_classes_requested.connect(self.edit_classes)
+        self.edit_timeline = EditTimeline(self.labelling, self.editor, self)  # one Ctrl+Z: labels and masks
+        self.edit_timeline.message.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.edit_timeline.label_restored.connect(self._show_restored_label)
+        self.view_memory = ViewMemory(self.settings)  # window/level and slice per image
         self.metadata_panel = MetadataPanel()
+        self.metadata_panel.reveal_box.setChecked(show_identifying(self.settings))
+        self.browser.set_show_identifying(self.metadata_panel.reveal_box.isChecked())
+        self.metadata_panel.reveal_box.toggled.connect(self._on_privacy_toggled)
         self.training = TrainingController(self)
         self.ranking = RankingController(self)
         self.saliency = SaliencyController(self)
@@ -137,6 +146,7 @@ class MainWindow(QMainWindow):
         for dock in [*self.docks.values(), *self.training.docks.values()]:
             self.window_actions.panels_menu.addAction(dock.toggleViewAction())
         self.toolbar = self.window_actions.build_toolbar()
+        self.edit_timeline.state_changed.connect(self._sync_edit_actions)
         self.viewer.presets_changed.connect(self.window_actions.set_presets)
         self._fill_recent()
         self._sync_edit_actions()
@@ -159,7 +169,10 @@ class MainWindow(QMainWindow):
         """File ▸ New project: an empty folder becomes a project."""
         from medtl_gui.core.project import Project
 
-        folder = QFileDialog.getExistingDirectory(self, "New project folder (empty)")
+        # a folder that does not exist yet is created (with its parents); an existing one must be empty
+        folder, _ = QFileDialog.getSaveFileName(self, "New project: name a new folder (or pick an empty one)",
+                                                str(Path.home() / "MedTL project"),
+                                                options=QFileDialog.Option.DontConfirmOverwrite)
         if folder:
             try:
                 self._set_project(Project.create(Path(folder)))
@@ -188,6 +201,7 @@ class MainWindow(QMainWindow):
 
     def _set_project(self, project: Any) -> None:
         self._close_project()
+        self.edit_timeline.clear()
         self.project = project
         self.current_id = self.shown_id = None
         self._project_serial += 1
@@ -210,6 +224,12 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         self.training.project_closing()
+        self._remember_view()
+        self.viewer.set_scan(None)  # nothing of the old project stays on screen
+        self.editor.clear_image()
+        self.metadata_panel.set_metadata({})
+        self.labelling.set_image(None)
+        self.current_id = self.shown_id = None
         self.saver.flush()
         self.loader.wait(5000)
         self.loader.clear()
@@ -236,6 +256,7 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         self.editor.cancel_gesture()
+        self._remember_view()
         self.current_id = image_id
         self.labelling.set_image(image_id)
         project, serial = self.project, self._project_serial
@@ -273,6 +294,9 @@ class MainWindow(QMainWindow):
         if serial != self._project_serial or image_id != self.current_id:
             return
         self.viewer.set_scan(loaded.scan, loaded.stats)
+        remembered = self.view_memory.recall(self.project.folder, image_id)
+        if remembered is not None:
+            self.viewer.restore_view(*remembered)
         self.shown_id = image_id
         self.editor.set_image(image_id, loaded.plane_shape, loaded.n_slices, loaded.masks, loaded.proposals,
                               self.viewer.slice_key)
@@ -281,6 +305,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("; ".join(loaded.problems), 8000)
         self.image_shown.emit(image_id)
         self._prefetch_nearest_volume()
+
+    def _remember_view(self) -> None:
+        """Keep the window/level and slice of the image on screen for when the user comes back to it."""
+        state = self.viewer.view_state()
+        if self.project is not None and self.shown_id is not None and state is not None:
+            self.view_memory.remember(self.project.folder, self.shown_id, *state)
 
     def _on_image_failed(self, key: tuple[int, int], message: str) -> None:
         serial, image_id = key
@@ -315,6 +345,16 @@ class MainWindow(QMainWindow):
     def _on_label_edited(self, image_id: int, advance: bool) -> None:
         self.browser.refresh_rows([image_id], advance_from=image_id if advance else None)
 
+    def _show_restored_label(self, image_id: int) -> None:
+        """Undo/redo wrote an image's label: show that image (labelling had moved on to the next one)."""
+        if image_id != self.current_id:
+            self.browser.select_image(image_id)
+
+    def _on_privacy_toggled(self, on: bool) -> None:
+        """The metadata panel's "Show patient-identifying information": also the browser's Patient column."""
+        self.browser.set_show_identifying(on)
+        set_show_identifying(on, self.settings)
+
     # -------------------------------------------------------------- masks
     def _on_mask_saved(self, image_id: int, _slice_index: object) -> None:
         self.seg_panel.show_save_state(self.saver.pending)
@@ -328,8 +368,8 @@ class MainWindow(QMainWindow):
 
     def _sync_edit_actions(self) -> None:
         a = self.actions_by_name
-        a["undo"].setEnabled(self.editor.can_undo)
-        a["redo"].setEnabled(self.editor.can_redo)
+        a["undo"].setEnabled(self.edit_timeline.can_undo)
+        a["redo"].setEnabled(self.edit_timeline.can_redo)
         a[f"tool_{self.editor.tool}"].setChecked(True)
         a["toggle_mask"].setChecked(self.editor.overlay.visible)
         a["toggle_outline"].setChecked(self.editor.overlay.outline)

@@ -54,8 +54,10 @@ class WindowActions:
         add("quit", "&Quit", w.close, "Ctrl+Q", "quit")
         # Edit
         editor = w.editor
-        add("undo", "&Undo mask edit", editor.undo, ["Ctrl+Z"], "undo")
-        add("redo", "&Redo mask edit", editor.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "redo")
+        timeline = w.edit_timeline  # one undo for class labels and mask edits, in the order they were made
+        add("undo", "&Undo label or mask edit", timeline.undo, ["Ctrl+Z"], "undo",
+            tip="Undo the last class label (any image) or mask edit (this image)")
+        add("redo", "&Redo label or mask edit", timeline.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "redo")
         add("edit_classes", "&Classes…", w.edit_classes, None, "labels", tip="Names, colours and keys of the classes")
         add("edit_seg_labels", "&Segmentation labels…", w.edit_seg_labels, None, "mask")
         add("edit_splits", "S&plits…", lambda: _show_splits(w), None, "list",
