@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Iterable
 
 from medtl_gui.core.project.errors import ProjectError
-from medtl_gui.core.project.history import record_history
+from medtl_gui.core.project.history import current_user, record_history
 from medtl_gui.core.project.records import SPLITS
 from medtl_gui.core.project.split_planning import (
     DEFAULT_TEST_FRACTION,
@@ -129,8 +129,9 @@ class SplitStore(ProjectStoreBase):
             changed = {image_id: split for image_id, split in planned.items() if current[image_id] != split}
             conn.executemany(
                 "UPDATE images SET split = ?, split_origin = 'auto' WHERE id = ?",
-                [(split, image_id) for image_id, split in planned.items()],
+                [(split, image_id) for image_id, split in changed.items()],
             )
+            user = user or current_user()  # once, not per history row
             for image_id, split in changed.items():
                 record_history(conn, action="split", image_id=image_id, old_value=current[image_id],
                                new_value=split, origin=origin, user=user)
