@@ -1,7 +1,7 @@
 """`medtl train | evaluate | predict | export`: the training engine's sub-commands (weights: weights.py).
 
 - ``medtl train DATA [--config cfg.json] [--model M] [--pretrained NAME|imagenet|none]
-  [--strategy S] [--epochs N] [--image-size PX] ... [--run-dir DIR] [--resume DIR]``
+  [--strategy S] [--epochs N] [--image-size PX] [--time-budget MINUTES] ... [--run-dir DIR] [--resume DIR]``
   trains on DATA (a project folder or a MedMNIST-style ``.npz``) with a
   progress bar on stderr. Command-line options override the config file.
   Exit 0 when the run completed or stopped early, 1 when it failed, 130
@@ -24,7 +24,12 @@ statistics), DANN's ``best`` serves both. ``medtl evaluate|predict ...
 restricted to the target domain's images).
 
 ``medtl train`` without options uses the default recipe (see
-``medtl_gui.core.training.recipes``); ``--recipe`` picks another one.
+``medtl_gui.core.training.recipes``); ``--recipe`` picks another one. A
+recipe whose weights are not installed is not refused: it runs on this
+project's in-domain weights or from scratch, and says so in one line (see
+``medtl_gui.core.training.recipe_choice``). ``--time-budget MINUTES`` lets
+the engine choose the epochs from a timed probe (see
+``medtl_gui.core.training.time_budget``).
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ TRAIN_OPTIONS: dict[str, tuple[str, type, str]] = {
     "--alpha": ("alpha", float, "weight of the retention loss L_pre (l2sp, lwf)"),
     "--beta": ("beta", float, "weight of the task loss L_new"),
     "--early-stopping": ("early_stopping_patience", int, "stop after N epochs without improvement"),
+    "--time-budget": ("time_budget_minutes", float, "finish within MINUTES: epochs (and maybe the recipe's image "
+                                                    "size) are chosen from a timed probe; 0: off"),
     "--seed": ("seed", int, "random seed"),
     "--device": ("device", str, "auto, cpu, cuda, cuda:N or mps"),
     "--precision": ("precision", str, "auto, fp32, bf16 or fp16"),
@@ -157,25 +164,41 @@ def _register_predict_and_export(sub: Any) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
-def _config_from_args(args: argparse.Namespace, data):
-    """The run's config: a config file, the resumed run's, or a recipe; then the explicit options."""
+def _explicit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig settings given on the command line."""
+    values: dict[str, Any] = {}
+    for _, (field, _, _) in TRAIN_OPTIONS.items():
+        given = getattr(args, field, None)
+        if given is not None:
+            values[field] = None if field == "pretrained" and given.lower() == "none" else given
+    return values
+
+
+def _config_from_args(args: argparse.Namespace, data, *, tell: bool = False):
+    """The run's config: a config file, the resumed run's, or a recipe; then the explicit options.
+
+    A recipe is resolved against the weight store (see ``recipe_choice``):
+    missing weights never refuse the run; with ``tell`` the one-line reason
+    of the choice goes to stderr.
+    """
     from medtl_gui.core.training.config import TrainConfig
-    from medtl_gui.core.training.recipes import DEFAULT_RECIPE, recipe_for_data
+    from medtl_gui.core.training.recipe_choice import choose_recipe_for_data
+    from medtl_gui.core.training.recipes import DEFAULT_RECIPE
 
     if args.config and args.recipe:
         raise UsageError("--recipe and --config are alternatives: a config file already holds every setting")
+    explicit = _explicit_options(args)
     if args.config:
         config = TrainConfig.load(args.config)
     elif args.resume:
         config = TrainConfig.load(Path(args.resume) / "config.json")
     else:
-        config = recipe_for_data(args.recipe or DEFAULT_RECIPE, data)
-    values = config.to_dict()
-    for _, (field, _, _) in TRAIN_OPTIONS.items():
-        given = getattr(args, field)
-        if given is not None:
-            values[field] = None if field == "pretrained" and given.lower() == "none" else given
-    return TrainConfig.from_dict(values, origin="command line")
+        choice = choose_recipe_for_data(args.recipe or DEFAULT_RECIPE, data,
+                                        store=_store(getattr(args, "weights_dir", None)), **explicit)
+        if tell:
+            print(choice.reason, file=sys.stderr)
+        return choice.config
+    return TrainConfig.from_dict(config.to_dict() | explicit, origin="command line")
 
 
 # --------------------------------------------------------------------------- train
@@ -209,7 +232,7 @@ def run_train(args: argparse.Namespace) -> int:
             from medtl_gui.core.data.target_domain import with_target_npz
 
             with_target_npz(data, args.target_data)
-        config = _config_from_args(args, data)
+        config = _config_from_args(args, data, tell=not args.quiet and not distributed_launch.launched_by_torchrun())
         control = RunControl()
         previous = signal.signal(signal.SIGINT, lambda *_: control.cancel())
         try:

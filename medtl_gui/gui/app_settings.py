@@ -105,3 +105,34 @@ def set_show_identifying(on: bool, store: QSettings | None = None) -> None:
     store = store or app_settings_store()
     store.setValue(SHOW_IDENTIFYING_KEY, bool(on))
     store.sync()
+
+
+#: QSettings group of the training panel's settings, one JSON entry per project (keyed by its folder)
+TRAINING_PANEL_GROUP = "training-panel"
+
+
+def _project_key(folder: str | Path) -> str:
+    import hashlib
+
+    return hashlib.sha1(str(Path(folder).expanduser().resolve()).encode("utf-8")).hexdigest()[:16]
+
+
+def load_training_settings(folder: str | Path, store: QSettings | None = None) -> dict:
+    """The training panel's remembered settings for the project in ``folder`` (empty when none or unreadable)."""
+    import json
+
+    raw = (store or app_settings_store()).value(f"{TRAINING_PANEL_GROUP}/{_project_key(folder)}", "")
+    try:
+        values = json.loads(str(raw)) if raw else {}
+    except ValueError:
+        return {}
+    return values if isinstance(values, dict) else {}
+
+
+def save_training_settings(folder: str | Path, values: dict, store: QSettings | None = None) -> None:
+    """Remember the training panel's settings (preset, its overrides, time budget) for the project in ``folder``."""
+    import json
+
+    store = store or app_settings_store()
+    store.setValue(f"{TRAINING_PANEL_GROUP}/{_project_key(folder)}", json.dumps(values, sort_keys=True))
+    store.sync()

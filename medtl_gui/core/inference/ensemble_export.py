@@ -6,7 +6,11 @@ ensemble's class probabilities. Inside, each member resizes the batch to
 its own image size (bilinear, antialiased, as :meth:`Preprocessing.prepare`
 does), normalises it with its own mean/std, applies its network and output
 activation; the combination (mean, weighted mean or majority vote with the
-members' thresholds) follows. When all members share one image size this is
+members' thresholds) follows. The antialiased resize is written as two
+matrix products (``R @ image @ R.T``, the matrix ``R`` being torch's own
+antialiased bilinear resize of the unit vectors), because ONNX has no
+antialiased resize at opset 17 (``aten::_upsample_bilinear2d_aa``): every
+format exports it, with torch's numbers. When all members share one image size this is
 exactly the ensemble's prediction; with mixed sizes, the smaller members see
 a resize of the S-pixel input instead of a resize of the original image
 (a small difference, see the model card). Test-time augmentation is not
@@ -20,7 +24,6 @@ error.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -42,9 +45,25 @@ from medtl_gui.core.inference.export import (
     ProbabilityModel,
     _example_batch,
     _require_onnx,
+    staged_folder,
+    write_card_files,
     write_checked,
 )
-from medtl_gui.core.inference.model_card import INTENDED_USE, METRIC_KEYS, _metric_rows
+from medtl_gui.core.inference.model_card import METRIC_KEYS, _metric_rows, intended_use
+
+
+def resize_matrix(input_size: int, output_size: int) -> torch.Tensor:
+    """``R`` (output x input) with ``R @ x == `` torch's antialiased bilinear resize of a column ``x``.
+
+    Antialiased bilinear resizing is separable, so an image resizes as
+    ``R @ image @ R.T``: plain matrix products that every export format holds.
+    """
+    # image k: row k all ones; its resize has R's column k in every column (R's rows sum to 1)
+    basis = torch.eye(input_size, dtype=torch.float64).view(input_size, 1, input_size, 1)
+    basis = basis.expand(input_size, 1, input_size, input_size).contiguous()
+    resized = F.interpolate(basis, size=[output_size, output_size], mode="bilinear", align_corners=False,
+                            antialias=True)
+    return resized[:, 0, :, 0].t().contiguous().float()
 
 
 class ResizedMember(nn.Module):
@@ -55,12 +74,13 @@ class ResizedMember(nn.Module):
         self.member = member
         self.image_size = image_size
         self.resize = image_size != input_size
+        size = image_size if self.resize else input_size
+        self.register_buffer("rows", resize_matrix(input_size, size) if self.resize else torch.eye(size))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """The member's class probabilities."""
-        if self.resize:
-            images = F.interpolate(images, size=[self.image_size, self.image_size], mode="bilinear",
-                                   align_corners=False, antialias=True).clamp(0.0, 1.0)
+        if self.resize:  # antialiased bilinear resize as two matrix products (see resize_matrix)
+            images = torch.matmul(torch.matmul(self.rows, images), self.rows.t()).clamp(0.0, 1.0)
         return self.member(images)
 
 
@@ -138,7 +158,8 @@ def build_ensemble_card(ensemble: EnsembleModel, export: dict[str, Any], input_s
     ]
     if len(sizes) > 1:
         limitations.append(f"Members use image sizes {sizes}: the exported file takes {input_size} px and resizes "
-                           "for the smaller members, which differs slightly from resizing the original image.")
+                           "for the smaller members (antialiased bilinear, as two matrix products), which differs "
+                           "slightly from resizing the original image.")
     validation = ensemble.manifest.get("validation") or {}
     return {
         "model_card_version": 1,
@@ -154,7 +175,8 @@ def build_ensemble_card(ensemble: EnsembleModel, export: dict[str, Any], input_s
         "output": {"kind": "class probabilities", "class_names": ensemble.class_names,
                    "decision_threshold": ensemble.threshold if len(ensemble.class_names) == 2 else None},
         "metrics": {"validation": validation},
-        "intended_use": INTENDED_USE,
+        "intended_use": intended_use(ensemble.run_dir)[0],
+        "scope": intended_use(ensemble.run_dir)[1],
         "limitations": limitations,
     }
 
@@ -204,10 +226,9 @@ def export_ensemble(folder: str | os.PathLike, fmt: str = "torchscript",
     fake = SimpleNamespace(preprocessing=Preprocessing(input_size, channels, (0.0,) * channels, (1.0,) * channels))
     example = _example_batch(fake)  # type: ignore[arg-type]
     expected = _expected(ensemble, module, example)
-    out.mkdir(parents=True, exist_ok=True)
-    export_info = write_checked(module, example, expected, target, fmt, "ensemble")
-    card = build_ensemble_card(ensemble, export_info, input_size, channels)
-    card_json, card_markdown = out / "model_card.json", out / "model_card.md"
-    card_json.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    card_markdown.write_text(render_ensemble_card(card), encoding="utf-8")
-    return ExportResult(fmt, target, card_markdown, card_json, export_info["max_abs_difference"], card)
+    with staged_folder(out) as stage:  # a failure leaves nothing behind, not even an empty folder
+        export_info = write_checked(module, example, expected, stage / target.name, fmt, "ensemble", target)
+        card = build_ensemble_card(ensemble, export_info, input_size, channels)
+        write_card_files(stage, card, render_ensemble_card(card))
+    return ExportResult(fmt, target, out / "model_card.md", out / "model_card.json",
+                        export_info["max_abs_difference"], card)

@@ -11,9 +11,13 @@ an error, not a warning.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +83,32 @@ class ExportResult:
     card: dict[str, Any]
 
 
+@contextlib.contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A temporary folder beside ``out`` whose files move into ``out`` only when the block succeeds.
+
+    On any failure nothing half-written stays behind: the temporary folder
+    goes, and so do the folders (``out`` and missing parents) made for it.
+    """
+    out = Path(out)
+    missing = [p for p in (out, *out.parents) if not p.exists()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    done = False
+    try:
+        yield stage
+        out.mkdir(parents=True, exist_ok=True)
+        for path in stage.iterdir():
+            os.replace(path, out / path.name)
+        done = True
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if not done:
+            for folder in missing:  # innermost first
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+
+
 def _require_onnx(target: Path):
     try:
         import onnx
@@ -89,16 +119,24 @@ def _require_onnx(target: Path):
 
 
 def write_checked(module: torch.nn.Module, example: torch.Tensor, expected: torch.Tensor, target: Path, fmt: str,
-                  source: str) -> dict:
+                  source: str, final: Path | None = None) -> dict:
     """Write ``module`` as ``fmt`` to ``target``, run the file on ``example`` and compare with ``expected``.
 
-    ``ExportError`` when the file's outputs differ by more than ``TOLERANCE``; else the
-    ``export_info`` record for the model card. ``source`` names what was exported ("run", "ensemble").
+    ``ExportError`` (naming ``final``, where the file is meant to end up, default ``target``) when the
+    exporter fails or the file's outputs differ by more than ``TOLERANCE``; else the ``export_info``
+    record for the model card. ``source`` names what was exported ("run", "ensemble").
     """
-    exported = (_write_torchscript if fmt == "torchscript" else _write_onnx)(module, example, target)
+    named = final or target
+    try:
+        exported = (_write_torchscript if fmt == "torchscript" else _write_onnx)(module, example, target)
+    except ExportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an exporter's own failure (e.g. an operator the format lacks)
+        first = " ".join(str(exc).split("\n")[0].split())[:300] or type(exc).__name__
+        raise ExportError(named, f"the {fmt} exporter failed: {first}") from exc
     difference = float((exported.float() - expected).abs().max())
     if not difference <= TOLERANCE:
-        raise ExportError(target, f"the exported model's outputs differ from the {source}'s by {difference:.3g} "
+        raise ExportError(named, f"the exported model's outputs differ from the {source}'s by {difference:.3g} "
                                   f"(tolerance {TOLERANCE})")
     return {"format": fmt, "file": target.name, "sha256": sha256_file(target), "max_abs_difference": difference,
             "compared_on": f"{len(example)} test inputs", "description": EXPORT_FORMATS[fmt]}
@@ -171,16 +209,20 @@ def export_run(run_dir: str | os.PathLike, fmt: str = "torchscript", out_dir: st
     target = out / FILE_NAMES[fmt]
     if fmt == "onnx":
         _require_onnx(target)
-    out.mkdir(parents=True, exist_ok=True)
     model = trained.model.to("cpu").float().eval()
     wrapper = ProbabilityModel(model, trained.preprocessing.mean, trained.preprocessing.std, trained.head_kind).eval()
     example = _example_batch(trained)
     with torch.no_grad():
         expected = wrapper(example)
-    export_info = write_checked(wrapper, example, expected, target, fmt, "run")
-    card = build_model_card(trained, export_info)
-    card_json = out / "model_card.json"
-    card_markdown = out / "model_card.md"
-    card_json.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    card_markdown.write_text(render_model_card(card), encoding="utf-8")
-    return ExportResult(fmt, target, card_markdown, card_json, export_info["max_abs_difference"], card)
+    with staged_folder(out) as stage:  # a failure leaves nothing behind
+        export_info = write_checked(wrapper, example, expected, stage / target.name, fmt, "run", target)
+        card = build_model_card(trained, export_info)
+        write_card_files(stage, card, render_model_card(card))
+    return ExportResult(fmt, target, out / "model_card.md", out / "model_card.json", export_info["max_abs_difference"],
+                        card)
+
+
+def write_card_files(folder: Path, card: dict, markdown: str) -> None:
+    """``model_card.json`` and ``model_card.md`` in ``folder``."""
+    (folder / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    (folder / "model_card.md").write_text(markdown, encoding="utf-8")

@@ -70,9 +70,34 @@ def _limitations(trained: TrainedModel, counts: dict[str, Any], test: dict[str, 
     return items
 
 
+def intended_use(run_dir: Any) -> tuple[str, dict[str, Any] | None]:
+    """The card's intended use (with the images the model is for, from its recorded scope) and the scope."""
+    from medtl_gui.core.inference.model_scope import read_scope
+
+    scope = read_scope(run_dir)
+    if scope is None:
+        return (f"{INTENDED_USE} The run recorded no scope (it predates scope records): check yourself that "
+                "images are like its training data.", None)
+    return f"{INTENDED_USE} {scope.intended_use()}", scope.to_json()
+
+
+def run_card_headline(trained: TrainedModel) -> dict[str, Any] | None:
+    """The run's honest headline (selection metric, balanced accuracy, per-class recall, threshold), or None."""
+    from medtl_gui.core.evaluation.headline import run_headline
+    from medtl_gui.core.training.run_folder import RunFolder
+
+    try:
+        headline = run_headline(trained.report, RunFolder(trained.run_dir).read_metrics(), trained.record)
+    except (OSError, TypeError, ValueError):
+        return None
+    return None if headline is None else headline.to_json()
+
+
 def build_model_card(trained: TrainedModel, export: dict[str, Any] | None = None) -> dict[str, Any]:
     """The model card of a trained run as a JSON-ready dict (``export``: file, format, verification)."""
     record, report = trained.record, trained.report
+    use, scope = intended_use(trained.run_dir)
+    headline = run_card_headline(trained)
     spec = get_model_spec(trained.config.model)
     data = record.get("data", {})
     counts = data.get("counts", {})
@@ -114,8 +139,10 @@ def build_model_card(trained: TrainedModel, export: dict[str, Any] | None = None
         },
         "training_data": {"source": data.get("source"), "class_names": data.get("class_names"), "counts": counts},
         "metrics": {"validation": _metrics(report.get("val")), "test": _metrics(test)},
-        "intended_use": INTENDED_USE,
-        "limitations": _limitations(trained, counts, test),
+        "headline": headline,
+        "intended_use": use,
+        "scope": scope,
+        "limitations": [*(headline or {}).get("warnings", []), *_limitations(trained, counts, test)],
     }
 
 
@@ -128,6 +155,14 @@ def _metric_rows(metrics: dict[str, Any]) -> list[str]:
             text = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and ci[0] is not None else ""
             rows.append(f"| {METRIC_TITLES.get(key, key.replace('_', ' '))} | {metrics[key]:.4f}{text} |")
     return rows
+
+
+def _headline_lines(headline: dict[str, Any] | None) -> list[str]:
+    if not headline:
+        return []
+    lines = ["", "## Headline", "", f"{headline['text'].removesuffix(' ⚠')} ({headline['source']})."]
+    lines += [f"- **Warning:** {warning}" for warning in headline.get("warnings", [])]
+    return lines
 
 
 def render_model_card(card: dict[str, Any]) -> str:
@@ -153,6 +188,7 @@ def render_model_card(card: dict[str, Any]) -> str:
         f"- Output: {out['kind']} for classes {out['class_names']}"
         + (f"; decision threshold {out['decision_threshold']:.3f} ({out['threshold_policy']})."
            if out.get("decision_threshold") is not None else "."),
+        *_headline_lines(card.get("headline")),
         "", "## Intended use", "", card["intended_use"], "",
         "## Training data", "",
         f"- Source: {card['training_data']['source']}",

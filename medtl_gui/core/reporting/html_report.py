@@ -148,7 +148,8 @@ def _model_section(content: ReportContent) -> str:
         ["Epochs", f"{training.get('epochs_completed')} of {training.get('epochs')} completed; best epoch "
                    f"{(training.get('best_epoch') or 0) + 1}"],
         ["Output", ", ".join(card.get("output", {}).get("class_names") or []) or "regression value"],
-        ["Decision threshold", card.get("output", {}).get("decision_threshold")],
+        ["Decision threshold", _threshold_text(card)],
+        ["Intended use", card.get("intended_use") or "–"],
         ["Code version", training.get("code_version") or "unknown"],
         ["Trained", f"{training.get('created')} on {record.get('execution', {}).get('device')} "
                     f"({training.get('precision')}), seed {training.get('seed')}"],
@@ -305,6 +306,34 @@ def _key_results(evaluation: dict[str, Any], task: str) -> str:
     return f'<table class="tiles" cellspacing="8" cellpadding="10" width="100%"><tr>{"".join(tiles)}</tr></table>'
 
 
+def _threshold_text(card: dict[str, Any]) -> str:
+    """The threshold and how it was chosen (the run's headline says), e.g. ``fixed 0.50``."""
+    headline = card.get("headline") or {}
+    if headline.get("rule"):
+        return str(headline["rule"])
+    value = card.get("output", {}).get("decision_threshold")
+    return "–" if value is None else f"{value:.3f} ({card.get('output', {}).get('threshold_policy')})"
+
+
+def _headline_block(content: ReportContent) -> str:
+    """The training run's honest headline and a warning for every class never found at the threshold."""
+    headline = content.model_card.get("headline") or {}
+    evaluation = content.evaluation
+    warnings = list(headline.get("warnings") or [])
+    threshold = evaluation.get("threshold")
+    rule = f"{threshold:.2f}" if isinstance(threshold, float) else "argmax"
+    for name, figures in (evaluation.get("per_class") or {}).items():
+        if figures.get("support") and figures.get("recall") == 0.0:
+            warnings.append(f"on this {content.split} split, recall of '{name}' is 0 at threshold {rule}: none of "
+                            f"its {figures['support']} image(s) is classified as such")
+    parts = []
+    if headline.get("text"):
+        parts.append(f'<p class="muted">Training run: {escape(headline["text"].removesuffix(" ⚠"))} '
+                     f'({escape(str(headline.get("source", "")))}).</p>')
+    parts += [f'<p class="note"><b>Warning:</b> {escape(text)}</p>' for text in warnings]
+    return "".join(parts)
+
+
 # -- the page ----------------------------------------------------------------------------------
 def section_titles(task: str) -> dict[str, str]:
     """Section id -> heading of a report for ``task``."""
@@ -349,6 +378,7 @@ def render_html(content: ReportContent) -> str:
 <div class="page">
 <p class="note">For research use. Not a medical device. {escape(privacy)}</p>
 {_key_results(evaluation, content.task)}
+{_headline_block(content)}
 <p class="muted">Contents: {contents}</p>
 {sections}
 <div class="footer">MedTL evaluation report. Figures and numbers were computed by <code>medtl evaluate</code>'s

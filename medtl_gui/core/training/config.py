@@ -102,6 +102,9 @@ class TrainConfig:
     # selection and stopping
     monitor: str = "auto"  # "auto": val_auc (classification) or val_mae; or val_loss, val_<metric>
     early_stopping_patience: int | None = None
+    # time budget (see time_budget.py): the engine times a short probe and chooses epochs (and, with a
+    # recipe's image size, maybe a larger one) so the run ends within this many minutes; None or 0: off
+    time_budget_minutes: float | None = None
     threshold_policy: str = "fixed"
     threshold: float = 0.5
     # execution
@@ -160,6 +163,8 @@ class TrainConfig:
         need(self.early_stopping_patience is None or self.early_stopping_patience >= 1,
              "early_stopping_patience", "must be >= 1 or null")
         need(0 < self.threshold < 1, "threshold", "must be between 0 and 1")
+        need(self.time_budget_minutes is None or self.time_budget_minutes >= 0, "time_budget_minutes",
+             "must be >= 0 minutes (0 or null: no time budget)")
         need(self.num_workers is None or self.num_workers >= 0, "num_workers", "must be >= 0 or null (automatic)")
         need(self.validation_samples >= 0, "validation_samples", "must be >= 0")
         need(self.domain_adaptation in DOMAIN_ADAPTATIONS, "domain_adaptation",

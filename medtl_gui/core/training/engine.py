@@ -6,12 +6,14 @@ reports progress only through events (see :mod:`events`), checks
 the run into its folder (see :mod:`run_folder`). The recipe per epoch:
 choose the strategy's trainable stages, train one epoch, validate, keep the
 best and last checkpoints, stop early when the monitored metric stalls.
+With ``config.time_budget_minutes`` the epochs come from a timed probe and
+the run stops in time (see :mod:`time_budget`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,7 @@ from medtl_gui.core.training.run_report import (
 )
 from medtl_gui.core.training.run_setup import ResolvedSettings, build_run_model, preprocessing_for, resolve_settings
 from medtl_gui.core.training.seeding import make_deterministic
+from medtl_gui.core.training.time_budget import BudgetClock, BudgetPlan
 
 #: settings that may differ when resuming a run (they do not change the numbers)
 RESUME_MAY_CHANGE = ("num_workers", "device", "validation_samples")
@@ -111,11 +114,14 @@ def train(
 
         return train_segmentation(config, data, events, control, run_dir=run_dir, resume_from=resume_from,
                                   weight_store=weight_store)
+    started = time.perf_counter()  # a time budget counts from here (the data is open)
     emit = as_callback(events)
     control = control or RunControl()
     folder: RunFolder | None = None
     try:
         config.validate()
+        if config.time_budget_minutes and ddp.is_distributed():
+            raise ConfigError("time_budget_minutes", "is for single-process runs: leave out --nproc-per-node")
         if resume_from is not None:  # several processes: rank 0 opens and writes the folder (see distributed.py)
             folder = ddp.main_process_folder(lambda: resumable_folder(config, resume_from))
         data = prepare_domain_data(config, data)  # domain adaptation: source splits + target images
@@ -128,6 +134,7 @@ def train(
         emit(RunFailed(str(exc), str(folder.path) if folder else None))
         raise
     run = TrainingRun(config, data, settings, plan, bundle, folder, emit, control, resumed=resume_from is not None)
+    run.started = started
     return run.execute_or_fail()
 
 
@@ -198,6 +205,8 @@ class TrainingRun:
         self.step = 0
         self.started = time.perf_counter()
         self.adaptation: DomainAdaptation | None = None
+        self.budget: BudgetClock | None = None
+        self.budget_plan: BudgetPlan | None = None
 
     # ----------------------------------------------------------------- setup
     def _messages(self) -> None:
@@ -287,6 +296,8 @@ class TrainingRun:
         if self.plan.channels_last:
             self.model.to(memory_format=torch.channels_last)
         batches = self._build_batches()
+        if self.config.time_budget_minutes and not self.resumed:
+            batches = self._plan_time_budget(batches)
         runner = self._build_runner(batches)
         start_epoch = self._restore(runner) if self.resumed else 0
         if self.adaptation is not None:
@@ -301,12 +312,16 @@ class TrainingRun:
             n_train=len(self.settings.train), n_val=len(self.settings.val or []),
             batches_per_epoch=batches.batches_per_epoch(), epochs=self.config.epochs, start_epoch=start_epoch,
             trainable_stages=self.model.stage_names()[strategy.first_trainable_stage(n_stages, start_epoch, self.config):],
+            time_budget_s=self.budget.budget_s if self.budget is not None else None,
+            elapsed_s=time.perf_counter() - self.started,
         ))
         status = "completed"
         for epoch in range(start_epoch, self.config.epochs):
             if self.control.cancelled:
                 status = "cancelled"
                 break
+            if self.budget is not None:
+                self.budget.epoch_started()
             first = strategy.first_trainable_stage(n_stages, epoch, self.config)
             trainable = apply_trainable_stages(self.model, first)
             set_training_mode(self.model, first)
@@ -321,7 +336,59 @@ class TrainingRun:
             if stop:
                 status = "early_stopped"
                 break
+            if self._out_of_time(epoch):
+                break
         return self._finish(status, runner, batches)
+
+    # ----------------------------------------------------------------- time budget
+    def _plan_time_budget(self, batches: ImageBatches) -> ImageBatches:
+        """Probe, choose epochs (maybe a larger image size), record the plan; the batches to train on."""
+        from medtl_gui.core.training import time_budget
+        from medtl_gui.core.training.recipes import RECIPES
+
+        minutes = float(self.config.time_budget_minutes or 0)
+        self.emit(Message(f"time budget {minutes:g} min: timing a short probe to choose the epochs"))
+        probe_runner = self._build_runner(batches)
+        probe_runner.domain_objective = None  # adaptation attaches later; the probe times the task's steps
+        costs = time_budget.probe_costs(probe_runner, batches, minutes * 60.0, self.folder.path,
+                                        batches.eval_loader("val"))
+        recipe = RECIPES.get(self.config.recipe or "")
+        may_grow = (self.config.task != "segmentation" and not batches.features_mode and recipe is not None
+                    and self.config.image_size is not None
+                    and self.config.image_size == recipe.values().get("image_size"))
+        n_val, n_test = len(self.settings.val or []), len(self.settings.test or [])
+        plan = time_budget.plan_budget(minutes, time.perf_counter() - self.started, costs, batches.batches_per_epoch(),
+                                       self.settings.image_size, n_val, n_test, may_grow)
+        changes: dict[str, Any] = {"epochs": plan.epochs,
+                                   "warmup_epochs": min(self.config.warmup_epochs, float(plan.epochs))}
+        if plan.image_size != self.settings.image_size:
+            changes["image_size"] = plan.image_size
+            self.settings = replace(self.settings, image_size=plan.image_size)
+            batches = self._build_batches()
+        self.config = TrainConfig.from_dict(self.config.to_dict() | changes)
+        record = self.folder.read_config()
+        record["config"] = self.config.to_dict()
+        if "image_size" in changes:
+            prep = preprocessing_for(self.bundle, self.settings)
+            record["resolved"] = self.settings.to_json()
+            record["preprocessing"] = asdict(prep) | {"fingerprint": prep.fingerprint()}
+        record["time_budget"] = plan.to_json()
+        self.folder.write_config(record)
+        self.budget_plan = plan
+        self.budget = BudgetClock(plan.budget_s, self.started, plan.end_s)
+        self.emit(Message(plan.summary()))
+        return batches
+
+    def _out_of_time(self, epoch: int) -> bool:
+        """After an epoch: True when the budget has no room for another one (a clean stop, see time_budget)."""
+        if self.budget is None:
+            return False
+        self.budget.epoch_ended()
+        if epoch + 1 >= self.config.epochs or not self.budget.must_stop():
+            return False
+        self.emit(Message(f"time budget: stopping after epoch {epoch + 1} of {self.config.epochs} "
+                          f"({max(0.0, self.budget.left()):.0f} s left for the final evaluation)", "warning"))
+        return True
 
     def _end_epoch(self, epoch: int, outcome, runner: StepRunner, val_loader, trainable: list[str],
                    sample_at: list[int]) -> bool:
@@ -404,6 +471,10 @@ class TrainingRun:
         if self.adaptation is not None:
             report["domain_adaptation"] = self.adaptation.finish(self.folder.checkpoints, self.model, status)
         report["seconds"] = time.perf_counter() - self.started
+        if self.budget_plan is not None and self.budget is not None:
+            report["time_budget"] = self.budget_plan.to_json() | {
+                "epochs_completed": self.epochs_completed, "stopped_by_budget": self.budget.stopped_early,
+                "seconds_used": report["seconds"]}
         report["finished"] = utc_now()
         self.folder.write_report(report)
         self.emit(RunFinished(status, str(self.folder.path), self.best_epoch, self.best_metric, report))

@@ -27,6 +27,8 @@ class RunStarted:
     epochs: int
     start_epoch: int  # 0 for a new run, later when resuming
     trainable_stages: list[str] = field(default_factory=list)
+    time_budget_s: float | None = None  # the run's time budget (None: none), see time_budget.py
+    elapsed_s: float = 0.0  # seconds the run had used when training began (data, model, budget probe)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
+    QMessageBox,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -323,3 +324,30 @@ def show_batch_predict_dialog(window: Any) -> BatchPredictDialog:
     window.batch_predict_dialog = dialog
     dialog.open()
     return dialog
+
+
+def prediction_summary_box(parent: QWidget | None, summary: Any) -> QMessageBox:
+    """The non-modal message at the end of *Apply model*: predicted, skipped (and why), disagreeing.
+
+    ``summary`` is a :class:`~medtl_gui.gui.training.prediction_job.PredictionSummary`; the images
+    that were not predicted are listed with their reasons under *Show Details*.
+    """
+    warn = bool(summary.out_of_scope or summary.failed or summary.cancelled)
+    box = QMessageBox(QMessageBox.Icon.Warning if warn else QMessageBox.Icon.Information,
+                      f"Apply model: run {summary.run_id}", summary.counts_text(), parent=parent)
+    hints = []
+    if summary.out_of_scope:
+        hints.append("Images outside the model's scope were skipped: tick \"Include images outside the model's "
+                     "scope\" in Train ▸ Run history to predict them anyway.")
+    if summary.disagreeing:
+        hints.append("The browser's filter \"Model disagrees with label\" lists the disagreeing images.")
+    if summary.proposals and summary.task == "classification":
+        hints.append("Suggestions appear in the browser: Enter confirms one.")
+    box.setInformativeText("\n".join(hints))
+    details = [f"outside the model's scope: {source}: {reason}" for source, reason in summary.out_of_scope]
+    details += [f"unreadable: {source}: {reason}" for source, reason in summary.failed]
+    if details:
+        box.setDetailedText("\n".join(details))
+    box.setModal(False)
+    return box
+

@@ -138,8 +138,6 @@ def _predict_classes(project: Any, run_dir: str | Path, device: str, batch_size:
     from medtl_gui.core.inference.project_prediction import predict_project
 
     trained = load_trained_model(run_dir, tta=tta)
-    if progress is not None:
-        progress(0, 0, f"model {trained.run_id} loaded")
     done = predict_project(project, trained, unlabelled_only=not all_images, device=device, batch_size=batch_size,
                            include_out_of_scope=include_out_of_scope, progress=progress, cancel=cancel)
     return PredictionSummary(

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -97,6 +98,13 @@ class RunHistoryPanel(QWidget):
         self.tta.currentTextChanged.connect(self._store_tta)
         row.addWidget(QLabel("TTA"))
         row.addWidget(self.tta)
+        self.include_out_of_scope = QCheckBox("Include images outside the model's scope")
+        self.include_out_of_scope.setToolTip(
+            "Apply model skips images unlike the training images (another modality, a volume for a 2D model, "
+            "colour for a grey model, far other pixel or image sizes) and lists them with the reason. Tick to "
+            "predict them anyway.")
+        self.include_out_of_scope.toggled.connect(self._store_scope_choice)
+        row.addWidget(self.include_out_of_scope)
         row.addStretch(1)
         self.status = QLabel("")
         self.status.setStyleSheet("color: #9aa0a6;")
@@ -193,13 +201,23 @@ class RunHistoryPanel(QWidget):
 
     def _show_tta(self) -> None:
         """Show the project's test-time augmentation setting (what "Apply model" uses)."""
-        from medtl_gui.gui.training.prediction_job import prediction_tta
+        from medtl_gui.gui.training.prediction_job import include_out_of_scope_setting, prediction_tta
 
         project = self._project()
         if project is not None:
             self.tta.blockSignals(True)
             self.tta.setCurrentText(prediction_tta(project))
             self.tta.blockSignals(False)
+            self.include_out_of_scope.blockSignals(True)
+            self.include_out_of_scope.setChecked(include_out_of_scope_setting(project))
+            self.include_out_of_scope.blockSignals(False)
+
+    def _store_scope_choice(self, include: bool) -> None:
+        from medtl_gui.gui.training.prediction_job import set_include_out_of_scope
+
+        project = self._project()
+        if project is not None:
+            set_include_out_of_scope(project, include)
 
     def _store_tta(self, mode: str) -> None:
         from medtl_gui.gui.training.prediction_job import set_prediction_tta

@@ -30,7 +30,7 @@ from medtl_gui.gui.training.curves import TrainingCurves
 from medtl_gui.gui.training.epoch_figures import ValidationFigures, per_class_figures
 from medtl_gui.gui.training.per_class_table import PerClassTable
 from medtl_gui.gui.training.roc_view import RocView
-from medtl_gui.gui.training.run_progress import BatchProgress, EpochReport, RunOutcome
+from medtl_gui.gui.training.run_progress import BatchProgress, EpochReport, RunOutcome, budget_text
 from medtl_gui.gui.training.run_records import RunSummary, duration_text
 from medtl_gui.gui.training.segmentation_strip import SegmentationStrip
 
@@ -148,6 +148,8 @@ class RunMonitor(QWidget):
         self.progress.setFormat("epoch %v/%m")
         self.title.setText(f"{self.title.text().split(' — ')[0]} — {event.run_id} on {event.device} "
                            f"({event.precision}) · {event.n_train} training, {event.n_val} validation images")
+        if getattr(event, "time_budget_s", None):
+            self.stats.setText(f"time budget {event.time_budget_s / 60:g} min: {event.epochs} epochs planned")
 
     def on_batches(self, progress: BatchProgress) -> None:
         """Batches since the last update: curves, progress, images/s, ETA."""
@@ -163,7 +165,7 @@ class RunMonitor(QWidget):
         eta = "–" if progress.eta_s is None else duration_text(progress.eta_s)
         state = "paused · " if self.paused else ""
         self.stats.setText(f"{state}loss {progress.losses[-1]:.4f} · {rate} · ETA {eta} · "
-                           f"elapsed {duration_text(progress.elapsed_s)}")
+                           f"elapsed {duration_text(progress.elapsed_s)}{budget_text(progress)}")
 
     def on_epoch(self, report: EpochReport) -> None:
         """An epoch ended: epoch curves, confusion matrix, per-class table."""

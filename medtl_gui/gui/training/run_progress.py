@@ -50,6 +50,17 @@ class BatchProgress:
     items_per_s: float | None  # images (segmentation: patches) per second, recent batches
     eta_s: float | None  # seconds left, validation included
     elapsed_s: float
+    budget_s: float | None = None  # the run's time budget (None: none)
+    budget_left_s: float | None = None  # seconds of it left (negative when over)
+
+
+def budget_text(progress: BatchProgress) -> str:
+    """`` · budget 10 min, 6 min 12 s left`` for a budgeted run, else empty (the run monitor's stats line)."""
+    if not progress.budget_s or progress.budget_left_s is None:
+        return ""
+    from medtl_gui.core.training.console_progress import budget_left_text
+
+    return " · " + budget_left_text(progress.budget_s, progress.budget_s - progress.budget_left_s)
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,8 @@ class ProgressRelay:
         self._train_end: float | None = None
         self._validation_seconds: list[float] = []
         self._batches_per_epoch = 1
+        self._budget_s: float | None = None
+        self._budget_origin = self._started  # the clock's time at which the run's budget began
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, BatchEnd):
@@ -176,6 +189,8 @@ class ProgressRelay:
         if self.items_per_batch is None:
             self.items_per_batch = event.n_train / self._batches_per_epoch if event.n_train else None
         self._started = self.clock()
+        self._budget_s = event.time_budget_s
+        self._budget_origin = self._started - event.elapsed_s
         self._recent.clear()
         self._recent.append((self._started, 0))
         self.sink.run_started(event)
@@ -202,7 +217,8 @@ class ProgressRelay:
             epoch=last.epoch, batch=last.batch, n_batches=last.n_batches, epochs=self.epochs,
             steps=[e.step for e in self._pending], losses=[e.loss for e in self._pending],
             learning_rates=[e.lr for e in self._pending], items_per_s=self._rate(),
-            eta_s=self._eta(last), elapsed_s=now - self._started,
+            eta_s=self._eta(last), elapsed_s=now - self._started, budget_s=self._budget_s,
+            budget_left_s=None if self._budget_s is None else self._budget_s - (now - self._budget_origin),
         )
         self._pending = []
         self._last_flush = now

@@ -54,9 +54,12 @@ class TrainingController(QObject):
         self.history = RunHistoryPanel()
         self.progress = StatusProgress()
         self.tabs = QTabWidget()
+        self.monitor_scroll = QScrollArea()
+        self.host: MonitorHost  # made with the docks (it needs the window's central tabs)
         self.docks: dict[str, QDockWidget] = {}
         self.last_error_dialog: QMessageBox | None = None
         self.last_prediction: PredictionSummary | None = None
+        self.last_prediction_box: QMessageBox | None = None
         self._summary_timer = QTimer(self)
         self._summary_timer.setSingleShot(True)
         self._summary_timer.setInterval(400)
@@ -132,7 +135,8 @@ class TrainingController(QObject):
 
     # -- project -------------------------------------------------------------------------
     def set_project(self, project: Any) -> None:
-        """A project was opened: counts for the panel, its runs for the history."""
+        """A project was opened: counts for the panel, its runs for the history, its remembered panel settings."""
+        self.panel.set_project_folder(Path(project.folder) if project is not None else None)
         self.refresh_summary()
         self.reload_history()
 
@@ -326,6 +330,10 @@ class TrainingController(QObject):
             if w.current_id is not None:
                 w.labelling.show_state()
                 w.show_image(w.current_id)
+            from medtl_gui.gui.dialogs.batch_predict_dialog import prediction_summary_box
+
+            self.last_prediction_box = prediction_summary_box(w, summary)  # counts: predicted, skipped, disagreeing
+            self.last_prediction_box.open()
             self.prediction_done.emit(summary)
 
         return self._background(job, f"Predicting with {run.run_id}", done)

@@ -3,11 +3,17 @@
 The panel never starts anything itself: ``start_requested`` asks the
 controller, which calls :meth:`TrainingPanel.config` (a fresh
 :class:`TrainConfig` copied from the widgets) and :meth:`problems`. Presets
-fill every field; any field can then be changed.
+fill every field, resolved against the weight store and the project's own
+in-domain weights (``core.training.presets``), and say in one line which
+weights they use and why; only the user's own edit of a preset field turns
+the preset into "Custom" (device, seed and time budget are not preset
+fields). The panel remembers its preset, the user's overrides and the time
+budget per project (QSettings, see ``app_settings``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -30,61 +36,32 @@ from medtl_gui.core.data.augmentation import AUGMENTATION_PRESETS
 from medtl_gui.core.data.contrast import COLOUR_CHANNELS
 from medtl_gui.core.data.sampling import IMBALANCE_MODES
 from medtl_gui.core.training.config import SEGMENTATION_INPUT_DEFAULTS, TrainConfig
+from medtl_gui.core.training.presets import NOT_PRESET_FIELDS, preset_choice, preset_overrides
+from medtl_gui.core.training.recipe_choice import RecipeChoice
 from medtl_gui.core.training.segmentation_config import SEGMENTATION_STRATEGIES
 from medtl_gui.core.training.strategies import list_strategies
 from medtl_gui.gui.training.augmentation_preview import AugmentationPreview
+from medtl_gui.gui.training.form_fields import combo as _combo
+from medtl_gui.gui.training.form_fields import dspin as _dspin
+from medtl_gui.gui.training.form_fields import select as _select
+from medtl_gui.gui.training.form_fields import spin as _spin
 from medtl_gui.gui.training.domain_adaptation_box import DomainAdaptationBox
+from medtl_gui.gui.training.panel_memory import CUSTOM, load_project_settings, remember_settings, restore_settings
 from medtl_gui.gui.training.training_setup import (
     GUI_VALIDATION_SAMPLES,
     PRESETS,
     TASK_TITLES,
     DataSummary,
+    NoWeightStore,
     WeightChoice,
     device_choices,
     model_choices,
-    preset_config,
     setup_problems,
     weight_choices,
 )
 
-CUSTOM = "custom"
 RETENTION_CHOICES: tuple[tuple[str, str | None], ...] = (
     ("Strategy default", None), ("None", "none"), ("L2-SP", "l2sp"), ("LwF", "lwf"))
-
-
-def _combo(items: list[tuple[str, Any]], tip: str = "") -> QComboBox:
-    box = QComboBox()
-    for text, data in items:
-        box.addItem(text, data)
-    box.setToolTip(tip)
-    return box
-
-
-def _select(box: QComboBox, value: Any) -> bool:
-    index = box.findData(value)
-    if index >= 0:
-        box.setCurrentIndex(index)
-    return index >= 0
-
-
-def _spin(low: int, high: int, tip: str, special: str | None = None) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(low, high)
-    spin.setToolTip(tip)
-    if special:
-        spin.setSpecialValueText(special)
-    return spin
-
-
-def _dspin(low: float, high: float, decimals: int, step: float, tip: str, special: str | None = None) -> QDoubleSpinBox:
-    spin = QDoubleSpinBox()
-    spin.setRange(low, high)
-    spin.setDecimals(decimals)
-    spin.setSingleStep(step)
-    spin.setToolTip(tip)
-    if special:
-        spin.setSpecialValueText(special)
-    return spin
 
 
 class TrainingPanel(QWidget):
@@ -101,6 +78,11 @@ class TrainingPanel(QWidget):
         self.weight_options: list[WeightChoice] = []
         self._base = TrainConfig()  # settings the panel does not show come from the preset or run shown last
         self._filling = False
+        self._resolving = False
+        self.runs_dir: Path | None = None  # the project's runs folder (its in-domain pretraining runs)
+        self.project_folder: Path | None = None  # where the panel's settings are remembered for
+        self.preset_name = "balanced"  # the preset applied last (what "Custom" started from)
+        self.choice: RecipeChoice | None = None
         self.preset = _combo([("Custom", CUSTOM)] + [(p.title, p.name) for p in PRESETS],
                              "A complete starting recipe; every field can then be changed")
         for i, p in enumerate(PRESETS, start=1):
@@ -110,6 +92,7 @@ class TrainingPanel(QWidget):
         self.weights = QComboBox()
         self.weights.setToolTip("Pretrained starting weights from the offline weight store")
         self.weights_reason = QLabel("")
+        self.weights_reason.setObjectName("weights-reason")
         self.weights_reason.setWordWrap(True)
         self.weights_reason.setStyleSheet("color: #9aa0a6; font-size: 8pt;")
         self.import_button = QPushButton("Import weights…")
@@ -126,6 +109,10 @@ class TrainingPanel(QWidget):
                                "trains at lr x factor", "strategy default")
         self.domain_adaptation = DomainAdaptationBox()
         self.epochs = _spin(1, 1000, "Passes over the training images")
+        self.time_budget = _dspin(0.0, 1440.0, 1, 1.0, "Minutes the run may take: a short probe times the "
+                                  "training and the run chooses its epochs (and maybe a larger image size) to "
+                                  "finish within them. Off: the epochs above.", "off")
+        self.time_budget.setSuffix(" min")
         self.batch_size = _spin(1, 4096, "Images (segmentation: patches) per optimisation step")
         self.image_size = _spin(0, 1024, "Network input size in pixels (segmentation: patch size)", "model default")
         self.image_size.setSingleStep(16)
@@ -164,12 +151,12 @@ class TrainingPanel(QWidget):
         self.start_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay),
                                         "Start training")
         self.start_button.clicked.connect(self.start_requested)
-        self._layout()
-        self._connect()
         self._check_timer = QTimer(self)
         self._check_timer.setSingleShot(True)
         self._check_timer.setInterval(150)
         self._check_timer.timeout.connect(self.refresh_problems)
+        self._layout()
+        self._connect()
         self.set_task("classification")
         self.apply_preset("balanced")
 
@@ -179,8 +166,10 @@ class TrainingPanel(QWidget):
         what.addRow("Task", self.task)
         what.addRow("Model", self.model)
         what.addRow("Pretrained", self.weights)
-        what.addRow("", self.weights_reason)
-        what.addRow("", self.import_button)
+        reason = QHBoxLayout()
+        reason.addWidget(self.weights_reason, 1)
+        reason.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignTop)
+        what.addRow(reason)
         how = QFormLayout()
         how.addRow("Strategy", self.strategy)
         how.addRow("Stages to train", self.stages)
@@ -197,6 +186,7 @@ class TrainingPanel(QWidget):
         how.addRow("Domain adaptation", self.domain_adaptation)
         data = QFormLayout()
         data.addRow("Epochs", self.epochs)
+        data.addRow("Time budget", self.time_budget)
         data.addRow("Batch size", self.batch_size)
         data.addRow("Image size", self.image_size)
         data.addRow("Patches per image", self.patches)
@@ -239,11 +229,14 @@ class TrainingPanel(QWidget):
                        self.colour_channel, self.contrast):
             widget.currentIndexChanged.connect(self._edited)
         for spin in (self.stages, self.unfreeze_every, self.alpha, self.beta, self.lr, self.lr_decay, self.epochs,
-                     self.batch_size, self.image_size, self.val_fraction, self.seed, self.patches, self.foreground,
+                     self.batch_size, self.image_size, self.val_fraction, self.patches, self.foreground,
                      self.input_scale):
             spin.valueChanged.connect(self._edited)
-        self.device.currentTextChanged.connect(self._edited)
+        self.device.currentTextChanged.connect(self._setting_edited)  # not preset fields: the preset stays
+        self.seed.valueChanged.connect(self._setting_edited)
+        self.time_budget.valueChanged.connect(self._setting_edited)
         self.domain_adaptation.changed.connect(self._edited)
+        self._check_timer.timeout.connect(lambda: remember_settings(self))
 
     # -- choices ---------------------------------------------------------------------------
     def set_task(self, task: str) -> None:
@@ -275,7 +268,7 @@ class TrainingPanel(QWidget):
         self.weights.clear()
         model = self.weights.model()
         assert isinstance(model, QStandardItemModel)
-        choices = weight_choices(self.store if self.store is not None else _NoStore(),
+        choices = weight_choices(self.store if self.store is not None else NoWeightStore(),
                                  self.model.currentData() or "", self.task.currentData())
         for choice in choices:
             self.weights.addItem(choice.text, choice.value)
@@ -286,25 +279,58 @@ class TrainingPanel(QWidget):
         if not _select(self.weights, current) or not self._weight_enabled(current):
             self.weights.setCurrentIndex(0)
         self._filling = False
+        if not self._resolving and self.preset.currentData() != CUSTOM:
+            self.refresh_preset()  # e.g. weights imported: the preset may now run as written
         self._show_weight_reason()
 
     def _weight_enabled(self, value: Any) -> bool:
         return any(c.value == value and c.enabled for c in self.weight_options)
 
     def set_summary(self, summary: DataSummary) -> None:
-        """The project's label counts (shown, and used by the checks)."""
+        """The project's label counts (shown, and used by the checks); an active preset adapts to them."""
         self.summary = summary
-        self._edited()
+        if self.preset.currentData() != CUSTOM:
+            self.refresh_preset()
+        self._check_timer.start()
+
+    def set_project_folder(self, folder: str | Path | None) -> None:
+        """The open project: its runs folder (in-domain weights) and the panel settings remembered for it."""
+        self.project_folder = Path(folder) if folder is not None else None
+        self.runs_dir = self.project_folder / "runs" if self.project_folder is not None else None
+        restore_settings(self, load_project_settings(self.project_folder))
 
     # -- presets and config ------------------------------------------------------------------
     def apply_preset(self, name: str) -> None:
-        """Fill every field from preset ``name`` (``custom`` leaves the fields as they are)."""
+        """Fill every preset field from preset ``name`` as this install runs it (``custom``: fields stay)."""
         if name == CUSTOM:
             return
-        task = self.task.currentData()
-        config = preset_config(name, task, self.summary.training_images(task) or None)
-        self.set_config(config)
+        choice = self._resolve(name)
+        kept = {key: value for key, value in self.config().to_dict().items() if key in NOT_PRESET_FIELDS}
+        self._resolving = True
+        try:
+            self.set_config(TrainConfig.from_dict(choice.config.to_dict() | kept | {"task": choice.config.task}))
+        finally:
+            self._resolving = False
+        self.preset_name, self.choice = name, choice
         _select(self.preset, name)
+        self._show_weight_reason()
+        self._check_timer.start()
+
+    def _resolve(self, name: str) -> RecipeChoice:
+        task = self.task.currentData()
+        return preset_choice(name, task, self.summary.training_images(task) or None, store=self.store,
+                             runs_dir=self.runs_dir)
+
+    def refresh_preset(self) -> None:
+        """Re-resolve the active preset (new counts, weights imported); fields change only if its choice did."""
+        name = self.preset.currentData()
+        if name == CUSTOM or self._resolving:
+            return
+        choice = self._resolve(name)
+        if self.choice is not None and preset_overrides(self.config(), choice.config) == {} \
+                and choice.reason == self.choice.reason:
+            return
+        self.apply_preset(name)
 
     def set_config(self, config: TrainConfig) -> None:
         """Show a config in the widgets (e.g. a preset or a previous run's)."""
@@ -341,6 +367,9 @@ class TrainingPanel(QWidget):
         self.input_scale.setValue(config.input_scale)
         self.device.setCurrentText(config.device)
         self.seed.setValue(config.seed)
+        if config.time_budget_minutes is not None:
+            self.time_budget.setValue(config.time_budget_minutes)
+        self.epochs.setEnabled(not self.time_budget.value())
         self.domain_adaptation.set_config(config)
         self._base = config
         self._filling = False
@@ -377,6 +406,7 @@ class TrainingPanel(QWidget):
             "input_scale": self.input_scale.value(),
             "device": self.device.currentText().strip() or "auto",
             "seed": self.seed.value(),
+            "time_budget_minutes": self.time_budget.value() or None,
             "recipe": base.recipe if self.preset.currentData() != CUSTOM else None,
             **self.domain_adaptation.values(),
         }
@@ -406,10 +436,21 @@ class TrainingPanel(QWidget):
 
     # -- reactions ---------------------------------------------------------------------------
     def _edited(self, *_: Any) -> None:
+        """The user changed a preset field: the settings are now their own ("Custom")."""
         if self._filling:
             return
-        if self.sender() not in (None, self.preset) and self.preset.currentData() != CUSTOM:
+        if self.preset.currentData() != CUSTOM:
             _select(self.preset, CUSTOM)
+            self._show_weight_reason()
+        self._check_timer.start()
+
+    def _setting_edited(self, *_: Any) -> None:
+        """Device, seed or time budget changed: the preset stays."""
+        if self._filling:
+            return
+        self.epochs.setEnabled(not self.time_budget.value())
+        self.epochs.setToolTip("Chosen by the time budget when the run starts" if self.time_budget.value()
+                               else "Passes over the training images")
         self._check_timer.start()
 
     def _on_task_chosen(self) -> None:
@@ -426,6 +467,8 @@ class TrainingPanel(QWidget):
         options = self.weight_options
         missing = [c for c in options if not c.enabled]
         text = options[index].reason if 0 <= index < len(options) else ""
+        if self.choice is not None and self.preset.currentData() == self.preset_name:
+            text = self.choice.reason  # the preset's weight choice and why
         if missing:
             text += f"\n{len(missing)} more listed but unavailable (hover them for why and how to import)."
         self.weights_reason.setText(text.strip())
@@ -452,12 +495,3 @@ class TrainingPanel(QWidget):
         if self.preview.isVisible() and not self._filling:
             self.preview_requested.emit(self.augmentation.currentData(), self.image_size.value() or 64)
 
-
-class _NoStore:
-    """Stands in for a weight store before one is set: nothing stored."""
-
-    def entries(self) -> list:
-        return []
-
-    def missing_message(self, model_name: str, wanted: str) -> str:
-        return f"weights {wanted!r} for {model_name} are not in the weight store (none is set up yet)"

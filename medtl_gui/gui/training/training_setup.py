@@ -19,12 +19,17 @@ from medtl_gui.core.openmp import OPENMP_SPIN_LIMITS, OPENMP_VARIABLES, limit_op
 from medtl_gui.core.models.segmentation.registry import SEGMENTATION_MODELS, list_segmentation_architectures
 from medtl_gui.core.models.zoo import MODEL_ZOO, list_models
 from medtl_gui.core.training.config import ConfigError, TrainConfig
-from medtl_gui.core.training.recipes import recipe_config
+from medtl_gui.core.training.presets import (  # noqa: F401 (re-exported: the panel's presets live in core)
+    GUI_VALIDATION_SAMPLES,
+    PRESETS,
+    PRESETS_BY_NAME,
+    TrainingPreset,
+    preset_choice,
+    preset_config,
+)
 
 #: a class needs at least this many labelled training images before a run may start
 MIN_LABELS_PER_CLASS = 2
-#: validation predictions the engine sends per epoch (ROC curve, confusion-matrix cells)
-GUI_VALIDATION_SAMPLES = 4096
 #: strategies that make no sense without pretrained weights
 NEEDS_PRETRAINED = {
     "feature_extraction": "Feature extraction keeps the backbone frozen: without pretrained weights it learns "
@@ -34,61 +39,6 @@ NEEDS_PRETRAINED = {
 }
 TASK_TITLES: dict[str, str] = {"classification": "Classification", "segmentation": "Segmentation",
                                "regression": "Regression"}
-
-
-@dataclass(frozen=True)
-class TrainingPreset:
-    """A named starting point of the panel: a core recipe (classification) and segmentation settings."""
-
-    name: str
-    title: str
-    recipe: str
-    segmentation: dict[str, Any]
-    description: str
-
-
-#: segmentation settings shared by the presets (the CLI's default segmentation recipe)
-_SEGMENTATION_BASE: dict[str, Any] = {
-    "task": "segmentation", "model": "unet_small", "pretrained": None, "strategy": "full", "image_size": 96,
-    "batch_size": 16, "lr": 3e-3, "schedule": "onecycle", "warmup_epochs": 0.0, "precision": "auto",
-    "foreground_fraction": 0.5, "imbalance": "auto", "threshold_policy": "fixed",
-}
-
-PRESETS: tuple[TrainingPreset, ...] = (
-    TrainingPreset(
-        "quick", "Quick (feature extraction)", "quick",
-        _SEGMENTATION_BASE | {"image_size": 64, "epochs": 3, "patches_per_image": 32, "augmentation": "light"},
-        "Frozen ImageNet backbone, only a new head trains on cached features (needs the ImageNet weights). "
-        "Segmentation: a small U-Net for 3 short epochs.",
-    ),
-    TrainingPreset(
-        "balanced", "Balanced", "balanced",
-        _SEGMENTATION_BASE | {"epochs": 4, "patches_per_image": 120, "augmentation": "strong"},
-        "ResNet-18 at 64 px, 10 epochs, light augmentation, class-weighted loss: minutes on a CPU, "
-        "no pretrained weights needed. Segmentation: the small U-Net recipe of the CLI.",
-    ),
-    TrainingPreset(
-        "best", "Best accuracy", "best",
-        _SEGMENTATION_BASE | {"epochs": 40, "patches_per_image": 120, "augmentation": "strong"},  # = medtl train's
-        "Longer training at 96 px with standard augmentation (4-5x the compute of Balanced); "
-        "for a GPU or an overnight CPU run.",
-    ),
-)
-PRESETS_BY_NAME: dict[str, TrainingPreset] = {p.name: p for p in PRESETS}
-
-
-def preset_config(name: str, task: str = "classification", n_train: int | None = None,
-                  **overrides: Any) -> TrainConfig:
-    """The config preset ``name`` fills for ``task``, its batch size adapted to ``n_train`` images."""
-    try:
-        preset = PRESETS_BY_NAME[name]
-    except KeyError:
-        raise ConfigError("preset", f"unknown preset {name!r}; available: {', '.join(PRESETS_BY_NAME)}") from None
-    if task == "segmentation":
-        values = TrainConfig().to_dict() | preset.segmentation | {"validation_samples": 0}
-        return TrainConfig.from_dict(values | overrides, origin=f"preset {preset.title!r}")
-    return recipe_config(preset.recipe, n_train=n_train, task=task,
-                         **({"validation_samples": GUI_VALIDATION_SAMPLES} | overrides))
 
 
 # ------------------------------------------------------------------------------ models
@@ -130,6 +80,16 @@ class WeightChoice:
     text: str
     enabled: bool
     reason: str
+
+
+class NoWeightStore:
+    """Stands in for a weight store before one is set: nothing stored."""
+
+    def entries(self) -> list:
+        return []
+
+    def missing_message(self, model_name: str, wanted: str) -> str:
+        return f"weights {wanted!r} for {model_name} are not in the weight store (none is set up yet)"
 
 
 def weight_choices(store: Any, model: str, task: str) -> list[WeightChoice]:
