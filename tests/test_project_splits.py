@@ -241,7 +241,8 @@ def test_labelled_images_without_a_split_train_but_never_test_images(project: Pr
 
     unassigned_only = project_splits(project)  # nothing assigned: all 40 labelled images are training images
     assert len(unassigned_only.train) == 40 and unassigned_only.val is None and unassigned_only.test is None
-    assert "40 labelled image(s) have no split" in unassigned_only.extra["messages"][0]
+    assert "40 labelled image(s) without a split train" in unassigned_only.extra["messages"][0]
+    assert "held out" in unassigned_only.extra["messages"][0]
     project.set_splits(range(1, 9), "test")
     project.set_splits(range(9, 13), "val")
     data = project_splits(project)

@@ -97,3 +97,22 @@ def test_import_of_a_drive_like_folder_gives_every_case_a_split(tmp_path: Path) 
     assert [splits["splits"][s]["masked"] for s in ("train", "val", "test")] == [5, 1, 1]
     info = cli_json(["info", project, "--json"])
     assert info["splits"]["unassigned"]["images"] == 0 and info["images_with_masks"] == 7
+
+
+def test_training_on_images_without_a_split_uses_them_and_says_so(tmp_path: Path) -> None:
+    tree = class_tree(tmp_path / "scans", {"normal": 5, "effusion": 5})
+    project = str(tmp_path / "project")
+    assert run_cli(["import", project, str(tree)]).returncode == 0
+    cleared = cli_json(["split", project, "--ids", ",".join(map(str, range(1, 11))), "--to", "none", "--json"])
+    assert cleared["splits"]["unassigned"]["images"] == 10
+    kept_for_test = cli_json(["split", project, "--ids", "1,10", "--to", "test", "--json"])
+    assert kept_for_test["splits"]["unassigned"]["images"] == 8
+    trained = run_cli(["train", project, "--model", "baseline_cnn", "--pretrained", "none", "--epochs", "1",
+                       "--image-size", "16", "--batch-size", "4", "--device", "cpu", "--precision", "fp32",
+                       "--run-dir", str(tmp_path / "run")])
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    output = trained.stdout + trained.stderr
+    assert "8 labelled image(s) without a split train with the training images" in output
+    assert "held out" in output
+    used = json.loads((tmp_path / "run" / "config.json").read_text())["data"]["splits"]
+    assert sorted(used["train"] + used["val"], key=int) == [str(i) for i in range(2, 10)]  # never the test images

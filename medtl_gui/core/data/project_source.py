@@ -98,9 +98,9 @@ def project_splits(project: Any) -> DataSplits:
     test = from_project(project, "test")
     messages = []
     if unassigned:
-        held = "" if len(val) else "; part of them is held out for validation (no validation split)"
-        messages.append(f"{unassigned} labelled image(s) have no split: used as training images{held}"
-                        " (assign splits with medtl split or Edit > Splits)")
+        held = "" if len(val) else ", the validation images held out of them (no validation split)"
+        messages.append(f"{unassigned} labelled image(s) without a split train with the training images{held};"
+                        " medtl split or Edit > Splits assigns splits")
     return DataSplits(
         train=train,
         val=val if len(val) else None,
