@@ -378,6 +378,7 @@ def weights_from_run(store: Any, run: RunSummary, progress: Any = None, cancel: 
     """Put a finished classification run's backbone into the weight store (once); returns its name there."""
     from medtl_gui.core.training import checkpoints
     from medtl_gui.core.training.run_folder import RunFolder
+            self.panel.refresh_preset()  # the preset may now run as written (e.g. Quick on ImageNet weights)
 
     name = f"run-{run.run_id}"
     if store.find(name) is not None:

@@ -257,9 +257,10 @@ class TrainingPanel(QWidget):
         self.refresh_weights()
 
     def set_weight_store(self, store: Any) -> None:
-        """Use this ``WeightStore`` for the pretrained choices."""
+        """Use this ``WeightStore`` for the pretrained choices (an active preset is resolved against it)."""
         self.store = store
         self.refresh_weights()
+        self.refresh_preset()
 
     def refresh_weights(self) -> None:
         """Re-list the weights for the chosen model (after an import, a model change)."""
@@ -279,8 +280,6 @@ class TrainingPanel(QWidget):
         if not _select(self.weights, current) or not self._weight_enabled(current):
             self.weights.setCurrentIndex(0)
         self._filling = False
-        if not self._resolving and self.preset.currentData() != CUSTOM:
-            self.refresh_preset()  # e.g. weights imported: the preset may now run as written
         self._show_weight_reason()
 
     def _weight_enabled(self, value: Any) -> bool:
@@ -333,7 +332,17 @@ class TrainingPanel(QWidget):
         self.apply_preset(name)
 
     def set_config(self, config: TrainConfig) -> None:
-        """Show a config in the widgets (e.g. a preset or a previous run's)."""
+        """Show a config in the widgets: a preset's (from :meth:`apply_preset`) or, as "Custom", any other."""
+        external, self._resolving = not self._resolving, True
+        try:
+            self._show_config(config)
+        finally:
+            self._resolving = not external
+        if external:
+            _select(self.preset, CUSTOM)  # a previous run's settings, say: not a preset, never re-resolved
+            self._show_weight_reason()
+
+    def _show_config(self, config: TrainConfig) -> None:
         self._filling = True
         if self.task.currentData() != config.task:
             self.set_task(config.task)
