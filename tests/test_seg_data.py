@@ -158,3 +158,24 @@ def test_drive_pairs_become_masked_items_with_their_field_of_view(tmp_path) -> N
         assert float(case.labels[case.fov].sum()) > 0.99 * float(case.labels.sum())  # vessels lie in the FOV
     finally:
         data.extra["project"].close()
+
+
+def test_masked_images_without_a_split_train_and_the_run_is_told(tmp_path) -> None:
+    from medtl_gui.core.data.project_source import DATA_MESSAGES_KEY
+    from medtl_gui.core.data.segmentation import open_segmentation_source
+    from medtl_gui.core.project import Project
+    from medtl_gui.core.project.importing import import_sources
+    from test_import_sources import make_drive_like
+
+    with Project.create(tmp_path / "p") as project:
+        import_sources(project, [make_drive_like(tmp_path / "drive")], seg_label_name="vessel")
+        first, second = (record.id for record in project.images())
+        project.set_split(first, None)  # e.g. unassigned by hand
+        project.set_split(second, "test")
+    data = open_segmentation_source(tmp_path / "p")
+    try:
+        assert [item.case_id for item in data.train] == [str(first)]  # the test image never trains
+        assert data.test is not None and [item.case_id for item in data.test] == [str(second)]
+        assert "without a split train with the training images" in data.extra[DATA_MESSAGES_KEY][0]
+    finally:
+        data.extra["project"].close()

@@ -24,7 +24,7 @@ import numpy as np
 from medtl_gui.core.data.errors import DataError
 from medtl_gui.core.data.item_collection import ItemCollection
 from medtl_gui.core.data.labelled_images import DataSplits
-from medtl_gui.core.data.project_source import project_folder
+from medtl_gui.core.data.project_source import DATA_MESSAGES_KEY, project_folder
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,9 @@ def _fov(project: Any, image_id: int) -> np.ndarray | None:
     return None if fov is None else fov > 0
 
 
-def segmentation_from_project(project: Any, split: str, label_names: Sequence[str] | None = None) -> SegmentationImages:
-    """Masked images (and masked volume slices) of one split of a project.
+def segmentation_from_project(project: Any, split: str | tuple[str, ...],
+                              label_names: Sequence[str] | None = None) -> SegmentationImages:
+    """Masked images (and masked volume slices) of one split of a project, or of several.
 
     ``label_names``: the label order to use (e.g. a trained model's); each
     must be a segmentation label of the project. Default: the project's
@@ -171,7 +172,8 @@ def segmentation_from_project(project: Any, split: str, label_names: Sequence[st
         lookup[value] = index
     reader = _VolumeReader(project)
     items = []
-    for record in project.images(split=split, has_mask=True):
+    splits = (split,) if isinstance(split, str) else tuple(split)
+    for record in (r for name in splits for r in project.images(split=name, has_mask=True)):
         slices = [m.slice_index for m in project.mask_records(record.id, kind="label")]
         for slice_index in sorted(slices, key=lambda s: -1 if s is None else s):
             suffix = "" if slice_index is None else f":z{slice_index}"
@@ -183,19 +185,30 @@ def segmentation_from_project(project: Any, split: str, label_names: Sequence[st
                 load_fov=lambda i=record.id: _fov(project, i),
                 slice_index=slice_index,
             ))
-    return SegmentationImages(items, names, f"{folder.name}:{split}")
+    return SegmentationImages(items, names, f"{folder.name}:{'+'.join(splits)}")
 
 
 def segmentation_splits(project: Any, label_names: Sequence[str] | None = None) -> SegmentationSplits:
-    """Train/val/test masked images of a project; run folders go to its ``runs/``."""
+    """Train/val/test masked images of a project; run folders go to its ``runs/``.
+
+    Like :func:`project_splits`: masked images without a split train with the
+    training split (never with the test split) and ``extra["messages"]`` says
+    so; without a validation split the engine holds out part of training.
+    """
     folder = project_folder(project)
-    train = segmentation_from_project(project, "train", label_names)
+    train = segmentation_from_project(project, ("train", "unassigned"), label_names)
     if len(train) == 0:
-        raise DataError(folder, "the training split has no image with a mask; assign splits and paint masks first")
+        raise DataError(folder, "no image with a mask to train on outside the test split; paint masks first")
+    unassigned = len(segmentation_from_project(project, "unassigned", train.label_names))
     val = segmentation_from_project(project, "val", train.label_names)
     test = segmentation_from_project(project, "test", train.label_names)
+    messages = []
+    if unassigned:
+        messages.append(f"{unassigned} masked image(s) without a split train with the training images;"
+                        " medtl split or Edit > Splits assigns splits")
     return SegmentationSplits(train=train, val=val if len(val) else None, test=test if len(test) else None,
-                              source=str(folder), runs_dir=folder / "runs", cache_dir=folder / "cache")
+                              source=str(folder), runs_dir=folder / "runs", cache_dir=folder / "cache",
+                              extra={DATA_MESSAGES_KEY: messages} if messages else {})
 
 
 def open_project_folder(location: str | os.PathLike) -> Any:

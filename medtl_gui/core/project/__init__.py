@@ -5,8 +5,7 @@ Public API (the GUI and the training engine code against these names)::
     from medtl_gui.core.project import Project, ProjectError, import_sources, create_demo_project
 
     with Project.open_or_create("~/projects/chest") as project:
-        report = import_sources(project, ["~/scans/by-class"])
-        project.assign_splits(val_fraction=0.15, test_fraction=0.15, seed=0)
+        report = import_sources(project, ["~/scans/by-class"])  # also assigns splits (report.splits)
         project.set_label(image_id, "pneumonia", user="dr.lee")
 
 Never imports Qt or torch.
