@@ -350,8 +350,10 @@ class TrainingRun:
         self.emit(Message(f"time budget {minutes:g} min: timing a short probe to choose the epochs"))
         probe_runner = self._build_runner(batches)
         probe_runner.domain_objective = None  # adaptation attaches later; the probe times the task's steps
-        costs = time_budget.probe_costs(probe_runner, batches, minutes * 60.0, self.folder.path,
-                                        batches.eval_loader("val"))
+        val_loader = batches.eval_loader("val")
+        if isinstance(val_loader, list):  # segmentation validates whole images by sliding windows: not probed
+            val_loader = None
+        costs = time_budget.probe_costs(probe_runner, batches, minutes * 60.0, self.folder.path, val_loader)
         recipe = RECIPES.get(self.config.recipe or "")
         may_grow = (self.config.task != "segmentation" and not batches.features_mode and recipe is not None
                     and self.config.image_size is not None

@@ -20,8 +20,11 @@ the moment the engine starts (data already opened), and to use them:
    image size is the recipe's grows it one step (64 -> 96 -> 128 px, cost
    assumed to scale with the pixel count) while the larger size still
    affords :data:`MIN_EPOCHS_AFTER_GROWTH` epochs. Feature extraction on
-   cached features, segmentation, resumed and multi-process runs keep
-   their image size.
+   cached features, segmentation and resumed runs keep their image size.
+   A segmentation run's validation (whole images, sliding windows) is not
+   probed: its first epochs are measured by the clock instead. A time
+   budget is for single-process runs (not ``--nproc-per-node``); a resumed
+   run trains the epochs chosen when it started.
 3. **Clock** (:class:`BudgetClock`): after every epoch the run checks that
    one more epoch (the mean measured so far) plus the end still fit; if the
    estimate was wrong it stops cleanly there, keeps the best checkpoint and
