@@ -54,8 +54,10 @@ class RunHeadline:
 
     def metric_text(self) -> str:
         """e.g. ``val_auc 1.000 (epoch 4)``."""
-        if self.best_value is None or not self.monitor:
+        if not self.monitor:
             return "–"
+        if self.best_value is None:
+            return f"{self.monitor} undefined"
         epoch = f" (epoch {self.best_epoch + 1})" if self.best_epoch is not None else ""
         return f"{self.monitor} {self.best_value:.3f}{epoch}"
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -348,6 +348,7 @@ def prediction_summary_box(parent: QWidget | None, summary: Any) -> QMessageBox:
     details += [f"unreadable: {source}: {reason}" for source, reason in summary.failed]
     if details:
         box.setDetailedText("\n".join(details))
-    box.setModal(False)
+    box.setModal(False)  # show it with show(): the labelling keys keep working in the main window
+    box.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
     return box
 

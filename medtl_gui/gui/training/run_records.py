@@ -67,10 +67,10 @@ class RunSummary:
 
     def best_text(self) -> str:
         """e.g. ``val_auc 0.912 (epoch 4) · bal. acc 0.750`` (⚠: a class has recall 0 at the threshold)."""
+        if self.headline is not None:  # also when the selection metric is undefined (e.g. AUC of one class)
+            return self.headline.short_text()
         if self.best_metric is None or not self.monitor:
             return "–"
-        if self.headline is not None:
-            return self.headline.short_text()
         epoch = f" (epoch {self.best_epoch + 1})" if self.best_epoch is not None else ""
         return f"{self.monitor} {self.best_metric:.3f}{epoch}"
 

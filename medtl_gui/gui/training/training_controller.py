@@ -333,7 +333,8 @@ class TrainingController(QObject):
             from medtl_gui.gui.dialogs.batch_predict_dialog import prediction_summary_box
 
             self.last_prediction_box = prediction_summary_box(w, summary)  # counts: predicted, skipped, disagreeing
-            self.last_prediction_box.open()
+            self.last_prediction_box.show()
+            w.activateWindow()  # the summary stays beside the window: labelling keys keep working
             self.prediction_done.emit(summary)
 
         return self._background(job, f"Predicting with {run.run_id}", done)
