@@ -14,6 +14,9 @@ def test_apply_model_shows_progress_and_a_summary_and_skips_images_outside_the_s
     with qtbot.waitSignal(ctl.session.finished, timeout=RUN_TIMEOUT_MS) as finished:
         assert ctl.start_training()
     assert finished.args[0].status == "completed", finished.args[0].error
+    headline = ctl.monitor.headline  # the honest headline: balanced accuracy and recall per class at the threshold
+    assert not headline.isHidden() and "balanced accuracy" in headline.text() and "threshold fixed 0.50" in \
+        headline.text() and "recall normal" in headline.text()
     qtbot.waitUntil(lambda: any(r.usable_model for r in ctl.history.runs), timeout=10_000)
     unlabelled = win.project.images(unlabelled=True)
     in_scope = {r.id for r in unlabelled if r.kind == "raster" and not r.is_color}
