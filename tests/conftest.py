@@ -42,9 +42,10 @@ def demo_project_dir(demo_project_template, tmp_path) -> Path:
     return target
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def isolated_settings(tmp_path):
-    """QSettings (recent projects, preferences) written under ``tmp_path``, not the user's own."""
+    """QSettings (recent projects, preferences, the window's layout) written under ``tmp_path``, not the user's
+    own; for every test, so no window restores a layout another test (or the user) saved."""
     from PySide6.QtCore import QSettings
 
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))

@@ -56,7 +56,8 @@ def test_preset_run_populates_monitor_with_engine_numbers_while_labelling_goes_o
 
     with qtbot.waitSignal(ctl.session.run_started, timeout=RUN_TIMEOUT_MS):
         assert ctl.start_training()
-    assert ctl.docks["Run monitor"].isVisible()
+    assert ctl.host.state == "running" and "live" in ctl.host.title, "the monitor's tab says a run is live"
+    assert win.viewer.isVisible(), "starting a run leaves the viewer on screen"
     # the user keeps labelling while the run trains; the run's labels were frozen before it started
     win.browser.select_image(unlabelled)
     qtbot.waitUntil(lambda: win.current_id == unlabelled, timeout=5000)

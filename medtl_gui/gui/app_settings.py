@@ -1,4 +1,5 @@
-"""User preferences kept with QSettings: weight store folder, default training device, theme.
+"""User preferences kept with QSettings: weight store folder, default training device, theme, where the
+run monitor opens (a tab beside the viewer or its own window).
 
 The training engine reads the same values through these names when the GUI
 starts a run (settings are copied into the run's config before the worker
@@ -13,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 from medtl_gui.gui.theme import THEMES
+from medtl_gui.gui.training.monitor_host import DEFAULT_MONITOR_PLACEMENT, MONITOR_PLACEMENTS
 
 #: devices offered in the settings dialog (any "cuda:N" typed by the user is kept as well)
 DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
@@ -37,6 +39,7 @@ class AppSettings:
     weight_store: str = ""  # empty: the core's default folder
     device: str = "auto"
     theme: str = "dark"
+    monitor_placement: str = DEFAULT_MONITOR_PLACEMENT  # "tab" beside the viewer or its own "window"
 
     @classmethod
     def load(cls, store: QSettings | None = None) -> "AppSettings":
@@ -51,6 +54,8 @@ class AppSettings:
             settings.theme = "dark"
         if not valid_device(settings.device):
             settings.device = "auto"
+        if settings.monitor_placement not in MONITOR_PLACEMENTS:
+            settings.monitor_placement = DEFAULT_MONITOR_PLACEMENT
         return settings
 
     def save(self, store: QSettings | None = None) -> None:
@@ -70,6 +75,9 @@ class AppSettings:
             found.append(f"theme must be one of {', '.join(THEMES)}, not {self.theme!r}")
         if not valid_device(self.device):
             found.append(f"device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
+        if self.monitor_placement not in MONITOR_PLACEMENTS:
+            found.append(f"run monitor placement must be one of {', '.join(MONITOR_PLACEMENTS)}, "
+                         f"not {self.monitor_placement!r}")
         if self.weight_store:
             folder = Path(self.weight_store).expanduser()
             if folder.exists() and not folder.is_dir():

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
-    QSplitter,
     QWidget,
 )
 
@@ -48,6 +47,7 @@ from medtl_gui.gui.training.training_controller import TrainingController
 from medtl_gui.gui.view_memory import ViewMemory
 from medtl_gui.gui.viewer import ScanViewer
 from medtl_gui.gui.window_actions import WindowActions
+from medtl_gui.gui.window_layout import DEFAULT_SIZE, WindowLayout, central_area
 
 #: how many recent projects File ▸ Recent projects keeps
 RECENT_LIMIT = 10
@@ -66,7 +66,7 @@ class MainWindow(QMainWindow):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle(f"MedTL {__version__}")
-        self.resize(1440, 900)
+        self.resize(*DEFAULT_SIZE)
         self.project: Any = None
         self.current_id: int | None = None
         self.shown_id: int | None = None  # the image whose pixels the viewer holds (current_id's, once loaded)
@@ -84,12 +84,8 @@ class MainWindow(QMainWindow):
         self.browser.image_selected.connect(self.show_image)
         self.viewer = ScanViewer()
         self.viewer.cursor_info.connect(lambda text: self.statusBar().showMessage(text))
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.browser)
-        splitter.addWidget(self.viewer)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([400, 1000])
-        self.setCentralWidget(splitter)
+        self.splitter, self.central_tabs = central_area(self.browser, self.viewer)  # Viewer | Run monitor tabs
+        self.setCentralWidget(self.central_tabs)
 
         self.saver = MaskSaver(self)
         self.editor = SegmentationEditor(self.viewer.overlay, self.viewer.preview, self.saver, self)
@@ -139,8 +135,8 @@ class MainWindow(QMainWindow):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.docks[title] = dock
         self.tabifyDockWidget(self.docks["Label"], self.docks["Metadata"])
-        self.tabifyDockWidget(self.docks["Label"], self.docks["Saliency"])
-        self.docks["Label"].raise_()
+        self.tabifyDockWidget(self.docks["Label"], self.docks["Saliency"])  # one tab group per dock area: Qt
+        self.docks["Label"].raise_()  # 6.11 leaves stray tab bars behind when an area has two before it is shown
         self.training.build_docks()
         self.window_actions.build_menus()
         for dock in [*self.docks.values(), *self.training.docks.values()]:
@@ -150,6 +146,8 @@ class MainWindow(QMainWindow):
         self.viewer.presets_changed.connect(self.window_actions.set_presets)
         self._fill_recent()
         self._sync_edit_actions()
+        self.window_layout = WindowLayout(self)
+        self.window_layout.restore()  # geometry, docks, splitter, brush radius of the last session
         self.statusBar().showMessage("Open a project (File ▸ Open) or the demo project (File ▸ Open demo project)")
 
     # ------------------------------------------------------------ projects
@@ -424,6 +422,7 @@ class MainWindow(QMainWindow):
             set_icon_theme(preferences.theme)
             self.window_actions.refresh_icons()
         self.training.set_weight_store_folder(preferences.effective_weight_store)
+        self.training.host.set_placement(preferences.monitor_placement)
 
     def show_shortcuts(self) -> None:
         """Help ▸ Keyboard shortcuts (non-blocking)."""
@@ -492,6 +491,7 @@ class MainWindow(QMainWindow):
         self.window_actions.set_recent(self.recent_projects(), lambda p: self.open_project(Path(p)))
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        self.window_layout.save()
         self.jobs.cancel_all()
         self._close_project()
         super().closeEvent(event)

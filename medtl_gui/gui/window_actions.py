@@ -8,6 +8,7 @@ which is generated from these menus and cannot drift from them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import QMenu, QToolBar
 from medtl_gui.gui.icons import icon
 from medtl_gui.gui.image_removal import remove_current_image, remove_shown_images
 from medtl_gui.gui.segmentation.editor import BRUSH, ERASER, FILL, LASSO, NAVIGATE, POLYGON
+from medtl_gui.gui.training.monitor_host import MONITOR_PLACEMENTS
 
 if TYPE_CHECKING:
     from medtl_gui.core.project import LabelClass
@@ -127,6 +129,16 @@ class WindowActions:
             tip="Grad-CAM of the active run's decision over the image (Saliency panel: class, opacity)",
             checkable=True)
         w.saliency.panel.toggled.connect(self.actions["toggle_saliency"].setChecked)
+        add("show_monitor", "Show &run monitor", w.training.toggle_monitor, "Ctrl+Shift+M", "curves",
+            tip="Switch between the viewer and the run monitor (its tab, or its own window)")
+        self.monitor_group = QActionGroup(window)
+        self.monitor_group.setExclusive(True)
+        for placement, text in MONITOR_PLACEMENTS.items():
+            action = add(f"monitor_{placement}", text, lambda on, p=placement: on and _place_monitor(w, p),
+                         tip=f"Run monitor: {text.lower()} (remembered; also in Settings)", checkable=True)
+            self.monitor_group.addAction(action)
+        add("reset_layout", "Reset &layout", lambda: w.window_layout.reset(),
+            tip="Window size, panels, splitter and the run monitor's window as on first start")
         # Help
         add("shortcuts", "&Keyboard shortcuts", w.show_shortcuts, "F1", "keyboard")
         add("about", "&About MedTL", w.show_about, None, "info")
@@ -212,7 +224,16 @@ class WindowActions:
         view_menu.addSeparator()
         view_menu.addAction(a["grid_view"])
         view_menu.addAction(a["toggle_saliency"])
+        view_menu.addSeparator()
+        view_menu.addAction(a["show_monitor"])
+        placement_menu = view_menu.addMenu("Run monitor opens as")
+        for action in self.monitor_group.actions():
+            placement_menu.addAction(action)
         self.panels_menu = view_menu.addMenu("Panels")
+        view_menu.addAction(a["reset_layout"])
+        host = self.window.training.host
+        host.placement_changed.connect(lambda p: a[f"monitor_{p}"].setChecked(True))
+        a[f"monitor_{host.placement}"].setChecked(True)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(a["shortcuts"])
         help_menu.addAction(a["about"])
@@ -304,6 +325,12 @@ class WindowActions:
             self.label_menu.addSeparator()
         for key in ("clear_label", "uncertain", "skip", "confirm", "note"):
             self.label_menu.addAction(self.actions[key])
+
+
+def _place_monitor(window: "MainWindow", placement: str) -> None:
+    """View ▸ Run monitor opens as: a preference, saved at once (the settings dialog shows the same)."""
+    if window.preferences.monitor_placement != placement:
+        window.apply_preferences(replace(window.preferences, monitor_placement=placement))
 
 
 def _show_batch_predict(window: "MainWindow") -> None:

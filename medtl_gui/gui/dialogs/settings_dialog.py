@@ -1,6 +1,8 @@
-"""Preferences: weight store folder, default training device, theme (saved with QSettings)."""
+"""Preferences: weight store folder, default training device, theme, run monitor placement (QSettings)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from medtl_gui.gui.app_settings import DEVICE_CHOICES, THEMES, AppSettings, default_weight_store
+from medtl_gui.gui.training.monitor_host import MONITOR_PLACEMENTS
 
 
 class SettingsDialog(QDialog):
@@ -26,6 +29,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setMinimumWidth(560)
+        self._current = current
         self.weight_store = QLineEdit(current.weight_store)
         self.weight_store.setPlaceholderText(default_weight_store())
         self.weight_store.setToolTip("Folder with pretrained weights (empty: the default folder shown)")
@@ -42,6 +46,12 @@ class SettingsDialog(QDialog):
         self.theme = QComboBox()
         self.theme.addItems(list(THEMES))
         self.theme.setCurrentText(current.theme)
+        self.monitor_placement = QComboBox()
+        for key, text in MONITOR_PLACEMENTS.items():
+            self.monitor_placement.addItem(text, key)
+        self.monitor_placement.setCurrentIndex(max(0, self.monitor_placement.findData(current.monitor_placement)))
+        self.monitor_placement.setToolTip("Where the run monitor opens: a tab beside the viewer (one click "
+                                          "switches) or a window of its own (e.g. on a second screen)")
         self.error = QLabel("")
         self.error.setStyleSheet("color: #ff6b6b;")
         self.error.setWordWrap(True)
@@ -49,6 +59,7 @@ class SettingsDialog(QDialog):
         form.addRow("Weight store folder", store_row)
         form.addRow("Default training device", self.device)
         form.addRow("Theme", self.theme)
+        form.addRow("Run monitor", self.monitor_placement)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._accept_if_valid)
         buttons.rejected.connect(self.reject)
@@ -59,8 +70,9 @@ class SettingsDialog(QDialog):
 
     def settings(self) -> AppSettings:
         """The values as edited (not yet saved)."""
-        return AppSettings(weight_store=self.weight_store.text().strip(),
-                           device=self.device.currentText().strip().lower(), theme=self.theme.currentText())
+        return replace(self._current, weight_store=self.weight_store.text().strip(),
+                       device=self.device.currentText().strip().lower(), theme=self.theme.currentText(),
+                       monitor_placement=str(self.monitor_placement.currentData()))
 
     def _accept_if_valid(self) -> None:
         problems = self.settings().problems()

@@ -34,12 +34,14 @@ class ConfusionMatrixView(QWidget):
         self._header_names: list[str] = []
         self.title = QLabel("Confusion matrix (validation)")
         self.title.setObjectName("panel-title")
+        self.title.setWordWrap(True)  # "… (validation — epoch 17): 40/48 correct" must not widen the monitor
         self.table = QTableWidget()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.cellClicked.connect(self._on_click)
+        self.table.setMinimumSize(160, 90)
         self.table.setToolTip("Click a cell to list its validation images in the browser")
         self.hint = QLabel("Rows: true class · columns: predicted class · click a cell to list its images")
         self.hint.setWordWrap(True)

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QVBoxLayout, QWidget
+
+from medtl_gui.gui.training.plot_legend import PlotLegend
 
 #: redraws per second at most
 REDRAW_HZ = 10
@@ -87,6 +89,21 @@ def cache_axes(widget: pg.PlotWidget) -> None:
         item.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
+#: a curve plot's least size: axis labels and ticks stay readable (the run monitor scrolls below it)
+PLOT_MIN_SIZE = (200, 150)
+
+
+def with_legend(plot: pg.PlotWidget, legend: PlotLegend) -> QWidget:
+    """The plot with its legend underneath (Qt lays both out: the legend never covers a curve)."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    layout.addWidget(plot, 1)
+    layout.addWidget(legend)
+    return box
+
+
 def _plot(title: str, y_label: str) -> pg.PlotWidget:
     widget = pg.PlotWidget()
     widget.setTitle(title, size="10pt")
@@ -94,10 +111,9 @@ def _plot(title: str, y_label: str) -> pg.PlotWidget:
     item.setLabel("bottom", "epoch")
     item.setLabel("left", y_label)
     item.showGrid(x=True, y=True, alpha=0.2)
-    item.addLegend(offset=(-8, 8), labelTextSize="8pt")
     item.setDownsampling(auto=True, mode="peak")
     item.setClipToView(True)
-    widget.setMinimumHeight(130)
+    widget.setMinimumSize(PLOT_MIN_SIZE[0], PLOT_MIN_SIZE[1])
     cache_axes(widget)
     return widget
 
@@ -112,10 +128,11 @@ class TrainingCurves(QWidget):
         self.metric_plot = _plot("Validation metrics", "value")
         self.lr_plot = _plot("Learning rate", "lr")
         self.lr_plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
+        self.legends = {id(plot): PlotLegend() for plot in (self.loss_plot, self.metric_plot, self.lr_plot)}
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for widget in (self.loss_plot, self.metric_plot, self.lr_plot):
-            layout.addWidget(widget, 1)
+            layout.addWidget(with_legend(widget, self.legend(widget)), 1)
         self.buffers: dict[str, SeriesBuffer] = {}
         self.items: dict[str, pg.PlotDataItem] = {}
         self._dirty: set[str] = set()
@@ -134,9 +151,7 @@ class TrainingCurves(QWidget):
         self.task = task
         for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
             plot.getPlotItem().clear()
-            legend = plot.getPlotItem().legend
-            if legend is not None:
-                legend.clear()
+            self.legend(plot).clear()
         self.buffers.clear()
         self.items.clear()
         self._dirty.clear()
@@ -161,6 +176,11 @@ class TrainingCurves(QWidget):
                                        symbolBrush=symbol_brush, symbolPen=None, connect="finite")
         self.items[key] = item
         self.buffers[key] = SeriesBuffer()
+        self.legend(plot).add(name, pen.color(), pen.style() == Qt.PenStyle.DashLine)
+
+    def legend(self, plot: pg.PlotWidget) -> PlotLegend:
+        """The legend under ``plot``."""
+        return self.legends[id(plot)]
 
     def start_live(self, epochs: int | None = None, lr: float | None = None) -> None:
         """Redraw changed curves on a timer while a run is active.
@@ -275,3 +295,4 @@ class TrainingCurves(QWidget):
                                            name=f"{key.removeprefix('val_')} · {label}", symbol="t", symbolSize=5,
                                            symbolBrush=color, symbolPen=None, connect="finite")
             self._comparison_items.append(item)
+            self.legend(plot).add(f"{key.removeprefix('val_')} · {label}", color, dashed=True)

@@ -10,6 +10,9 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 from medtl_gui.gui.training.epoch_figures import ClassFigures
 
 COLUMNS: tuple[str, ...] = ("Class", "Images", "Precision", "Recall", "Specificity", "F1")
+#: what the header shows (short where the word is long; the tool tips say it in full)
+HEADERS: dict[str, tuple[str, str]] = {"Images": ("n", "validation images of this class"),
+                                       "Specificity": ("Specif.", "specificity: true negatives / all negatives")}
 
 
 def _text(value: float | None) -> str:
@@ -21,10 +24,16 @@ class PerClassTable(QTableWidget):
 
     def __init__(self) -> None:
         super().__init__(0, len(COLUMNS))
-        self.setHorizontalHeaderLabels(list(COLUMNS))
+        for column, name in enumerate(COLUMNS):
+            text, tip = HEADERS.get(name, (name, name))
+            header_item = QTableWidgetItem(text)
+            header_item.setToolTip(tip)
+            self.setHorizontalHeaderItem(column, header_item)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().hide()
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.horizontalHeader()  # every column as wide as its content (a narrow table scrolls)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         self.setToolTip("Recall = sensitivity; specificity = true negatives / all negatives (one class vs the rest)")
         self.figures: list[ClassFigures] = []
 

@@ -8,8 +8,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from medtl_gui.gui.training.curves import cache_axes
+from medtl_gui.gui.training.curves import cache_axes, with_legend
 from medtl_gui.gui.training.epoch_figures import RocCurve
+from medtl_gui.gui.training.plot_legend import PlotLegend
 
 _COLORS = ("#4fc3f7", "#ffb74d", "#aed581", "#f06292", "#ba68c8", "#90a4ae")
 
@@ -22,17 +23,17 @@ class RocView(QWidget):
         self.plot = pg.PlotWidget()
         item = self.plot.getPlotItem()
         item.setTitle("ROC (validation)", size="10pt")
-        item.setLabel("bottom", "false positive rate (1 - specificity)")
-        item.setLabel("left", "true positive rate (sensitivity)")
+        item.setLabel("bottom", "1 − specificity (FPR)")  # short: the labels fit a small plot
+        item.setLabel("left", "sensitivity (TPR)")
         item.showGrid(x=True, y=True, alpha=0.2)
         item.setXRange(0, 1, padding=0.02)
         item.setYRange(0, 1, padding=0.02)
-        item.addLegend(offset=(-8, -8), labelTextSize="8pt")
-        self.plot.setMinimumSize(180, 180)
+        self.plot.setMinimumSize(180, 150)
         cache_axes(self.plot)
+        self.legend = PlotLegend()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot)
+        layout.addWidget(with_legend(self.plot, self.legend))
         self.curves: list[RocCurve] = []
         self._items: list[pg.PlotDataItem] = []
         self._title = "ROC (validation)"
@@ -42,8 +43,7 @@ class RocView(QWidget):
         """Only the chance diagonal."""
         item = self.plot.getPlotItem()
         item.clear()
-        if item.legend is not None:
-            item.legend.clear()
+        self.legend.clear()
         item.plot([0, 1], [0, 1], pen=pg.mkPen((150, 150, 150), width=1, style=Qt.PenStyle.DashLine))
         self.curves = []
         self._items = []
@@ -56,11 +56,10 @@ class RocView(QWidget):
             for curve, color in zip(curves, _COLORS * 4):
                 self._items.append(self.plot.getPlotItem().plot([], [], name=curve.label,
                                                                 pen=pg.mkPen(color, width=2)))
-        legend = self.plot.getPlotItem().legend
+                self.legend.add(curve.label, color)
         for i, (item, curve) in enumerate(zip(self._items, curves)):
             item.setData(curve.fpr, curve.tpr)
-            if legend is not None and i < len(legend.items):
-                legend.items[i][1].setText(f"{curve.label}: AUC {curve.auc:.3f}")
+            self.legend.set_name(i, f"{curve.label}: AUC {curve.auc:.3f}")
         self.curves = curves
         where = f" — epoch {epoch + 1}" if epoch is not None else ""
         title = f"ROC (validation{where})"

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QScrollArea
 
 from medtl_gui.core.training.config import TrainConfig
 from medtl_gui.gui.background import BackgroundJob
+from medtl_gui.gui.training.monitor_host import DEFAULT_WINDOW_SIZE, MonitorHost, scrolling
 from medtl_gui.gui.training.prediction_job import PredictionSummary, predict_unlabelled
 from medtl_gui.gui.training.run_history import RunHistoryPanel
 from medtl_gui.gui.training.run_monitor import RunMonitor
@@ -54,7 +55,9 @@ class TrainingController(QObject):
         self.history = RunHistoryPanel()
         self.progress = StatusProgress()
         self.tabs = QTabWidget()
-        self.monitor_scroll = QScrollArea()
+        # below their least sizes (a small window) the monitor and the run list scroll instead of clipping
+        self.monitor_scroll = scrolling(self.monitor)
+        self.history_scroll = scrolling(self.history)
         self.host: MonitorHost  # made with the docks (it needs the window's central tabs)
         self.docks: dict[str, QDockWidget] = {}
         self.last_error_dialog: QMessageBox | None = None
@@ -78,6 +81,7 @@ class TrainingController(QObject):
         s.message.connect(m.on_message)
         s.state_changed.connect(m.on_state)
         s.state_changed.connect(self._sync_actions)
+        s.state_changed.connect(lambda state: self.host.set_state(state))
         s.finished.connect(self._on_finished)
         s.run_started.connect(lambda _e: self.reload_history())
         m.pause_requested.connect(s.pause)
@@ -97,41 +101,53 @@ class TrainingController(QObject):
         self.window.saver.saved.connect(lambda *_: self._summary_timer.start())
 
     def build_docks(self) -> None:
-        """Add the Training dock (right, a tab beside Label) and the Run monitor dock (bottom: live run | runs)."""
+        """Add the Training dock (right, a tab beside Label) and the run monitor (live run | runs): a tab beside
+        the viewer or its own window, as the preferences say; never a dock that takes the viewer's room."""
         w = self.window
         scroll = QScrollArea()
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.tabs.addTab(self.monitor, "Live run")
-        self.tabs.addTab(self.history, "Runs")
+        self.tabs.addTab(self.monitor_scroll, "Live run")
+        self.tabs.addTab(self.history_scroll, "Runs")
         self.tabs.setDocumentMode(True)
-        for title, widget, area in (("Training", scroll, Qt.DockWidgetArea.RightDockWidgetArea),
-                                    ("Run monitor", self.tabs, Qt.DockWidgetArea.BottomDockWidgetArea)):
-            dock = QDockWidget(title, w)
-            dock.setObjectName(f"dock-{title}")
-            dock.setWidget(widget)
-            w.addDockWidget(area, dock)
-            self.docks[title] = dock
+        dock = QDockWidget("Training", w)
+        dock.setObjectName("dock-Training")
+        dock.setWidget(scroll)
+        w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.docks["Training"] = dock
         w.tabifyDockWidget(w.docks["Metadata"], self.docks["Training"])
-        self.docks["Run monitor"].hide()
         w.docks["Label"].raise_()
+        self.host = MonitorHost(self.tabs, w.central_tabs, w)
+        self.host.set_placement(w.preferences.monitor_placement)
         w.statusBar().addPermanentWidget(self.progress)
         self.panel.device.setCurrentText(w.preferences.device)
         self.set_weight_store_folder(w.preferences.effective_weight_store)
 
     def show_monitor(self) -> None:
-        """Show the run monitor dock on its live-run tab."""
-        self.docks["Run monitor"].show()
-        self.docks["Run monitor"].raise_()
-        self.tabs.setCurrentWidget(self.monitor)
+        """View ▸ Show run monitor: its tab (or window), on the live run."""
+        self.tabs.setCurrentWidget(self.monitor_scroll)
+        self.host.show()
 
     def show_runs(self) -> None:
-        """Train ▸ Run history: the monitor dock on its Runs tab."""
-        self.docks["Run monitor"].show()
-        self.docks["Run monitor"].raise_()
-        self.tabs.setCurrentWidget(self.history)
+        """Train ▸ Run history: the monitor on its Runs tab."""
+        self.tabs.setCurrentWidget(self.history_scroll)
+        self.host.show()
         self.reload_history()
+
+    def toggle_monitor(self) -> None:
+        """Switch between the viewer and the run monitor (its tab; or open/close its window)."""
+        if not self.host.is_shown():
+            self.host.show()
+        elif self.host.placement == "tab":
+            self.host.show_viewer()
+        else:
+            self.host.window.hide()
+
+    def reset_layout(self) -> None:
+        """View ▸ Reset layout: the viewer tab on screen, the monitor's window at its default size."""
+        self.host.window.resize(*DEFAULT_WINDOW_SIZE)
+        self.host.show_viewer()
 
     # -- project -------------------------------------------------------------------------
     def set_project(self, project: Any) -> None:
@@ -207,10 +223,13 @@ class TrainingController(QObject):
         title = f"{TASK_TITLES.get(config.task, config.task)}: {config.model}, {config.strategy}" + \
                 (" (continued)" if resume_from else "")
         self.monitor.begin(config.task, list(self.panel.summary.class_names), title, config.epochs, config.lr)
-        self.show_monitor()
+        self.tabs.setCurrentWidget(self.monitor_scroll)
+        if self.host.placement == "window":
+            self.host.show(activate=False)  # the viewer keeps the main window and the focus
         self.session.start(request)
-        w.statusBar().showMessage("Training in the background: keep labelling; the run uses the labels as they "
-                                  "were when it started", 6000)
+        where = "its tab beside the viewer" if self.host.placement == "tab" else "its window"
+        w.statusBar().showMessage(f"Training in the background (run monitor: {where}, Ctrl+Shift+M): keep "
+                                  "labelling; the run uses the labels as they were when it started", 6000)
         return True
 
     def pause_or_resume(self) -> None:
@@ -255,6 +274,8 @@ class TrainingController(QObject):
         """Show these images (e.g. a confusion-matrix cell's) in the browser."""
         ids = [int(i) for i in image_ids if str(i).isdigit()]
         text = self.window.browser.show_listed(title, ids)
+        if self.host.placement == "tab":
+            self.host.show_viewer()  # the browser lists them in the viewer tab
         self.window.statusBar().showMessage(f"{len(ids)} image(s): {text}", 6000)
 
     # -- history ---------------------------------------------------------------------------
@@ -354,6 +375,7 @@ class TrainingController(QObject):
 
         def done(entry: Any) -> None:
             self.panel.refresh_weights()
+            self.panel.refresh_preset()  # the preset may now run as written (e.g. Quick on ImageNet weights)
             self.window.statusBar().showMessage(f"Imported weights {entry.name} ({entry.architecture})", 6000)
 
         return self._background(job, "Importing weights", done)
@@ -379,7 +401,6 @@ def weights_from_run(store: Any, run: RunSummary, progress: Any = None, cancel: 
     """Put a finished classification run's backbone into the weight store (once); returns its name there."""
     from medtl_gui.core.training import checkpoints
     from medtl_gui.core.training.run_folder import RunFolder
-            self.panel.refresh_preset()  # the preset may now run as written (e.g. Quick on ImageNet weights)
 
     name = f"run-{run.run_id}"
     if store.find(name) is not None:
