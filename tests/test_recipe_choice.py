@@ -112,3 +112,35 @@ def test_the_budget_clock_stops_when_another_epoch_would_not_fit():
     clock.epoch_ended()
     assert clock.must_stop() and clock.stopped_early  # 6.5 + 3.25 + 1 > 10
     assert clock.left() == pytest.approx(3.5)
+
+
+def test_the_budget_clock_replans_when_measured_epochs_disagree_with_the_probe():
+    now = [0.0]
+    clock = BudgetClock(budget_s=100.0, started=0.0, end_s=2.0, clock=lambda: now[0])
+    clock.epoch_started()
+    now[0] = 2.0
+    clock.epoch_ended()  # 2 s per epoch, 98 s left: 0.9 * 98 - 2 = 86.2 s -> 43 more epochs
+    assert clock.replanned_epochs(planned=10, done=1) == 44  # the probe (busy machine) planned far too few
+    assert clock.replans == [{"after_epoch": 1, "epochs": 44, "epoch_s": 2.0}]
+    assert clock.replanned_epochs(planned=44, done=1) is None  # within the tolerance: the plan stands
+    clock.epoch_started()
+    now[0] = 30.0
+    clock.epoch_ended()  # the machine got busy: mean 15 s, 70 s left: 0.9 * 70 - 2 = 61 s -> 4 more
+    assert clock.replanned_epochs(planned=44, done=2) == 6
+
+
+def test_a_replanned_schedule_keeps_its_steps_and_follows_the_new_length():
+    import torch
+
+    from medtl_gui.core.training.optimisation import build_scheduler, lr_factor, retarget_scheduler
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = build_scheduler(optimizer, "onecycle", total_steps=10, warmup_steps=0)
+    for _ in range(4):
+        optimizer.step()
+        scheduler.step()
+    retarget_scheduler(scheduler, "onecycle", total_steps=100, warmup_steps=0)
+    optimizer.step()
+    scheduler.step()
+    assert scheduler.last_epoch == 5
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(lr_factor("onecycle", 100, 0)(5))

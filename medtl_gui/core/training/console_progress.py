@@ -10,6 +10,7 @@ from medtl_gui.core.training.events import (
     BatchEnd,
     EpochEnd,
     Message,
+    PlanChanged,
     RunFailed,
     RunFinished,
     RunPaused,
@@ -68,6 +69,8 @@ class ConsoleProgress:
             if self.budget_s:
                 self._line(f"  {self._budget()} ({event.epochs} epochs planned)")
         elif isinstance(event, Message):
+            if isinstance(event, PlanChanged):
+                self.epochs = event.epochs
             self._line(f"{'warning: ' if event.level == 'warning' else ''}{event.text}")
         elif isinstance(event, BatchEnd) and self.live:
             now = time.monotonic()

@@ -33,6 +33,7 @@ from medtl_gui.core.training.epoch_loop import StepRunner, predict, run_training
 from medtl_gui.core.training.events import (
     EpochEnd,
     Message,
+    PlanChanged,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -42,7 +43,7 @@ from medtl_gui.core.training.events import (
 from medtl_gui.core.training.feature_cache import FeatureCache
 from medtl_gui.core.training.freezing import apply_trainable_stages, set_training_mode, stage_parameter_groups
 from medtl_gui.core.training.losses import TaskLoss
-from medtl_gui.core.training.optimisation import build_optimizer, build_scheduler
+from medtl_gui.core.training.optimisation import build_optimizer, build_scheduler, retarget_scheduler
 from medtl_gui.core.training.retention import L2SPPenalty, LwFDistillation
 from medtl_gui.core.training.run_data import FeatureBatches, ImageBatches
 from medtl_gui.core.training.run_folder import RunFolder, environment_record, utc_now
@@ -316,7 +317,8 @@ class TrainingRun:
             elapsed_s=time.perf_counter() - self.started,
         ))
         status = "completed"
-        for epoch in range(start_epoch, self.config.epochs):
+        epoch = start_epoch - 1
+        while (epoch := epoch + 1) < self.config.epochs:  # a time budget may re-plan the epochs
             if self.control.cancelled:
                 status = "cancelled"
                 break
@@ -336,7 +338,7 @@ class TrainingRun:
             if stop:
                 status = "early_stopped"
                 break
-            if self._out_of_time(epoch):
+            if self._out_of_time(epoch, runner, batches.batches_per_epoch()):
                 break
         return self._finish(status, runner, batches)
 
@@ -381,11 +383,21 @@ class TrainingRun:
         self.emit(Message(plan.summary()))
         return batches
 
-    def _out_of_time(self, epoch: int) -> bool:
-        """After an epoch: True when the budget has no room for another one (a clean stop, see time_budget)."""
+    def _out_of_time(self, epoch: int, runner: StepRunner, per_epoch: int) -> bool:
+        """After an epoch: re-plan when the clock says the plan is off; True when no other epoch fits."""
         if self.budget is None:
             return False
         self.budget.epoch_ended()
+        epochs = self.budget.replanned_epochs(self.config.epochs, epoch + 1)
+        if epochs is not None:
+            c = self.config = TrainConfig.from_dict(self.config.to_dict() | {"epochs": epochs})
+            retarget_scheduler(runner.scheduler, c.schedule, epochs * per_epoch, round(c.warmup_epochs * per_epoch))
+            record = self.folder.read_config()
+            record["config"] = c.to_dict()
+            record.setdefault("time_budget", {})["replans"] = self.budget.replans
+            self.folder.write_config(record)
+            self.emit(PlanChanged(f"time budget: epochs measured at {self.budget.replans[-1]['epoch_s']:.1f} s: "
+                                  f"{epochs} epochs in all fit into the time left", epochs=epochs))
         if epoch + 1 >= self.config.epochs or not self.budget.must_stop():
             return False
         self.emit(Message(f"time budget: stopping after epoch {epoch + 1} of {self.config.epochs} "
@@ -476,6 +488,7 @@ class TrainingRun:
         if self.budget_plan is not None and self.budget is not None:
             report["time_budget"] = self.budget_plan.to_json() | {
                 "epochs_completed": self.epochs_completed, "stopped_by_budget": self.budget.stopped_early,
+                "replans": self.budget.replans,
                 "seconds_used": report["seconds"]}
         report["finished"] = utc_now()
         self.folder.write_report(report)

@@ -40,6 +40,13 @@ class Message:
 
 
 @dataclass
+class PlanChanged(Message):
+    """The run changed its number of epochs (a time budget re-planned); shown like a :class:`Message`."""
+
+    epochs: int = 0
+
+
+@dataclass
 class BatchEnd:
     """One optimisation step finished. ``epoch`` and ``batch`` count from 0."""
 

@@ -49,3 +49,13 @@ def lr_factor(schedule: str, total_steps: int, warmup_steps: int) -> Callable[[i
 def build_scheduler(optimizer: torch.optim.Optimizer, schedule: str, total_steps: int, warmup_steps: int):
     """A per-step ``LambdaLR`` (its state dict is plain numbers, so it fits a JSON checkpoint)."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(schedule, total_steps, warmup_steps))
+
+
+def retarget_scheduler(scheduler: torch.optim.lr_scheduler.LambdaLR, schedule: str, total_steps: int,
+                       warmup_steps: int) -> None:
+    """Give a running :func:`build_scheduler` schedule a new length (a time budget re-planned its epochs).
+
+    The steps taken so far stay; the next ``scheduler.step()`` follows the
+    schedule of ``total_steps`` steps from the current step on.
+    """
+    scheduler.lr_lambdas = [lr_factor(schedule, total_steps, warmup_steps) for _ in scheduler.lr_lambdas]

@@ -25,10 +25,15 @@ the moment the engine starts (data already opened), and to use them:
    probed: its first epochs are measured by the clock instead. A time
    budget is for single-process runs (not ``--nproc-per-node``); a resumed
    run trains the epochs chosen when it started.
-3. **Clock** (:class:`BudgetClock`): after every epoch the run checks that
-   one more epoch (the mean measured so far) plus the end still fit; if the
-   estimate was wrong it stops cleanly there, keeps the best checkpoint and
-   runs the normal end-of-run evaluation (the report says so).
+3. **Clock** (:class:`BudgetClock`): after every epoch the run compares the
+   plan with the epochs measured so far (mean epoch time, validation and
+   checkpoints included). When the epochs the time left affords differ from
+   the plan by more than :data:`REPLAN_TOLERANCE`, the run re-plans: the
+   epoch count changes and the learning-rate schedule is stretched or
+   shortened to the new number of steps (the probe may have run while the
+   machine was busy, or the machine may get busy later). When not even one
+   more epoch plus the end fits, it stops cleanly there, keeps the best
+   checkpoint and runs the normal end-of-run evaluation (the report says so).
 
 Early stopping (``early_stopping_patience``) still applies and may end a
 budgeted run sooner; the recipes leave it off, so a budget normally uses
@@ -58,6 +63,8 @@ MIN_EPOCHS_AFTER_GROWTH = 40
 GROWTH_SIZES = (64, 96, 128)
 #: share of the remaining time the plan fills (the rest absorbs timing noise)
 SAFETY = 0.9
+#: re-plan when the measured epochs afford this share more or fewer epochs than planned
+REPLAN_TOLERANCE = 0.2
 #: seconds kept for the end of the run beyond the measured evaluation passes (report, intervals)
 END_RESERVE_S = 3.0
 #: timed probe batches (after one warm-up batch), and the most seconds the probe may spend training
@@ -212,6 +219,7 @@ class BudgetClock:
         self._epoch_seconds: list[float] = []
         self._epoch_start = clock()
         self.stopped_early = False
+        self.replans: list[dict[str, Any]] = []  # {"after_epoch", "epochs", "epoch_s"} per re-plan
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -233,3 +241,20 @@ class BudgetClock:
         mean = sum(self._epoch_seconds) / len(self._epoch_seconds)
         self.stopped_early = self.elapsed() + mean + self.end_s > self.budget_s
         return self.stopped_early
+
+    def replanned_epochs(self, planned: int, done: int) -> int | None:
+        """The new epoch count when the measured epochs say ``planned`` is off, else None.
+
+        The time left (less the end of the run) is filled to :data:`SAFETY`
+        at the mean measured epoch time; the count stays within ``done + 1``
+        (the stop check decides about ending) and :data:`MAX_BUDGET_EPOCHS`.
+        """
+        if not self._epoch_seconds or done >= MAX_BUDGET_EPOCHS:
+            return None
+        mean = sum(self._epoch_seconds) / len(self._epoch_seconds)
+        fit = math.floor((SAFETY * self.left() - self.end_s) / max(mean, 1e-3))
+        affordable = min(MAX_BUDGET_EPOCHS, done + max(1, fit))
+        if abs(affordable - planned) <= REPLAN_TOLERANCE * planned or affordable == planned:
+            return None
+        self.replans.append({"after_epoch": done, "epochs": affordable, "epoch_s": round(mean, 3)})
+        return affordable

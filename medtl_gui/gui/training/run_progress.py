@@ -20,6 +20,7 @@ from medtl_gui.core.training.events import (
     BatchEnd,
     EpochEnd,
     Message,
+    PlanChanged,
     RunFailed,
     RunFinished,
     RunPaused,
@@ -164,6 +165,8 @@ class ProgressRelay:
         elif isinstance(event, RunStarted):
             self._on_started(event)
         elif isinstance(event, Message):
+            if isinstance(event, PlanChanged):
+                self.epochs = event.epochs
             self.sink.message(event.text, event.level)
         elif isinstance(event, RunPaused):
             self._flush()
