@@ -56,7 +56,7 @@ def main() -> int:
     train_demo_run(work / "demo")
     settle = settler(app, default_timeout=120.0)
     window = open_demo_window(work, settle, lambda w: w.viewer.scan is not None and w.training.model_run() is not None)
-    window.centralWidget().setSizes([460, 1140])
+    window.splitter.setSizes([460, 1140])
 
     ranked: list[object] = []
     window.ranking.ranked.connect(ranked.append)

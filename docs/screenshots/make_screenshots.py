@@ -46,13 +46,13 @@ def main() -> int:
 
     # 1. the browser's thumbnail grid, a labelled chest phantom with its mask on screen
     lesion = next(r for r in project.images() if r.label == "lesion" and r.has_mask)
-    window.centralWidget().setSizes([760, 840])
+    window.splitter.setSizes([760, 840])
     window.actions_by_name["grid_view"].trigger()
     show(lesion.id)
     settle(1.0, until=lambda: browser.thumbnails.cached_count >= 30)
     window.grab().save(str(HERE / "browser_grid.png"))
     window.actions_by_name["grid_view"].trigger()
-    window.centralWidget().setSizes([420, 1180])
+    window.splitter.setSizes([420, 1180])
 
     # 2. CT volume in the lung window, nodule slice, mask outlined, HU under the cursor
     volume = next(r for r in project.images() if r.kind == "volume")
@@ -106,7 +106,7 @@ def training_screenshots(window, settle) -> None:
     ctl = window.training
     panel = ctl.panel
     project = window.project
-    window.centralWidget().setSizes([420, 1180])
+    window.splitter.setSizes([420, 1180])
     lesion = next(r for r in project.images() if r.label == "lesion" and r.kind == "raster")
     window.browser.select_image(lesion.id)
     settle(0.5, until=lambda: window.current_id == lesion.id and window.viewer.scan is not None)
@@ -124,11 +124,10 @@ def training_screenshots(window, settle) -> None:
     # 5. a classification run mid-training: curves, confusion matrix, ROC, per-class table
     panel.set_config(TrainConfig(model="baseline_cnn", image_size=64, batch_size=8, epochs=40, lr=2e-3,
                                  schedule="onecycle", augmentation="light", seed=0))
-    monitor_dock = ctl.docks["Run monitor"]
     assert ctl.start_training(), panel.problems()
     window.docks["Label"].raise_()
     window.resizeDocks([window.docks["Label"], window.docks["Segmentation"]], [300, 200], Qt.Orientation.Vertical)
-    window.resizeDocks([monitor_dock], [540], Qt.Orientation.Vertical)
+    ctl.show_monitor()  # the run monitor's tab beside the viewer
     epochs: list = []
     ctl.session.epoch_finished.connect(epochs.append)
     settle(1.0, until=lambda: len(epochs) >= 8, timeout=600)
@@ -145,7 +144,7 @@ def training_screenshots(window, settle) -> None:
     overlays: list = []
     ctl.session.overlays.connect(overlays.append)
     assert ctl.start_training(), panel.problems()
-    window.resizeDocks([monitor_dock], [540], Qt.Orientation.Vertical)
+    ctl.show_monitor()
     settle(1.0, until=lambda: len(overlays) >= 6, timeout=900)
     window.grab().save(str(HERE / "run_monitor_segmentation.png"))
     ctl.stop_training()

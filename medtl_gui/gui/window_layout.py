@@ -33,8 +33,8 @@ DEFAULT_SIZE = (1440, 900)
 #: keeps at least half the window's area from 1280x720 up; wider panels scroll in the dock column)
 BROWSER_SHARE, BROWSER_WIDTH = 0.165, (210, 340)
 DOCKS_SHARE, DOCKS_WIDTH = 0.22, (290, 420)  # 290: the Label | Metadata | Saliency | Training tabs, unelided
-#: height of the dock's title and tab bars over the Label panel (the Segmentation dock takes the rest)
-DOCK_CHROME_HEIGHT = 64
+#: the Label dock's (and its tabs') share of the dock column's height; the Segmentation dock takes the rest
+LABEL_DOCK_SHARE = 0.5
 #: the splitter never makes the browser or the viewer narrower than this
 BROWSER_MIN_WIDTH, VIEWER_MIN_WIDTH = 200, 480
 #: screens smaller than this (the offscreen platform's 800x800) neither shrink the window's first size nor
@@ -100,7 +100,7 @@ class WindowLayout(QObject):
         width = max(w.width(), 1)
         browser, docks = default_widths(width)
         w.resizeDocks([w.docks["Label"]], [docks], Qt.Orientation.Horizontal)
-        label = w.label_panel.sizeHint().height() + DOCK_CHROME_HEIGHT  # the whole Label panel, no scrolling
+        label = int(w.height() * LABEL_DOCK_SHARE)
         w.resizeDocks([w.docks["Label"], w.docks["Segmentation"]], [label, max(label, w.height() - label)],
                       Qt.Orientation.Vertical)
         w.splitter.setSizes([browser, max(VIEWER_MIN_WIDTH, width - browser - docks)])

@@ -11,8 +11,12 @@ from medtl_gui.gui.training.epoch_figures import ClassFigures
 
 COLUMNS: tuple[str, ...] = ("Class", "Images", "Precision", "Recall", "Specificity", "F1")
 #: what the header shows (short where the word is long; the tool tips say it in full)
-HEADERS: dict[str, tuple[str, str]] = {"Images": ("n", "validation images of this class"),
-                                       "Specificity": ("Specif.", "specificity: true negatives / all negatives")}
+HEADERS: dict[str, tuple[str, str]] = {
+    "Images": ("n", "validation images of this class"),
+    "Precision": ("Prec.", "precision (positive predictive value)"),
+    "Recall": ("Recall", "recall (sensitivity)"),
+    "Specificity": ("Spec.", "specificity: true negatives / all negatives"),
+}
 
 
 def _text(value: float | None) -> str:
@@ -31,9 +35,9 @@ class PerClassTable(QTableWidget):
             self.setHorizontalHeaderItem(column, header_item)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().hide()
-        header = self.horizontalHeader()  # every column as wide as its content (a narrow table scrolls)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header = self.horizontalHeader()  # class names in full, the figures share the rest (short titles fit)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.setToolTip("Recall = sensitivity; specificity = true negatives / all negatives (one class vs the rest)")
         self.figures: list[ClassFigures] = []
 
