@@ -24,6 +24,7 @@ def test_new_project_creates_its_folder_and_the_old_image_leaves_the_screen(qtbo
     assert win.viewer.scan is not None and win.metadata_panel.table.rowCount() > 0
     target = tmp_path / "not" / "yet" / "there"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(target), ""))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args, **kwargs: "")  # cannot name a new one
     with qtbot.waitSignal(win.project_ready, timeout=20000):
         win.actions_by_name["new_project"].trigger()  # File ▸ New project
     assert (target / "project.sqlite").is_file()
@@ -51,6 +52,7 @@ def test_window_and_slice_are_remembered_per_image_and_across_restarts(qtbot, ma
     qtbot.waitUntil(lambda: win.viewer.n_slices > 1, timeout=20000)
     assert win.viewer.slice_index == 5 and win.viewer.window == (-600.0, 1500.0)
     assert win.viewer.preset_box.currentText() == "Lung"
+    assert len(win.view_memory) == 1, "only views the user changed are kept (images merely passed are not)"
     win.viewer.drag_window(win.viewer.window, 30, 10)  # a window of the user's own
     dragged = win.viewer.window
     win.close()  # the view is kept on closing too

@@ -305,9 +305,9 @@ class MainWindow(QMainWindow):
         self._prefetch_nearest_volume()
 
     def _remember_view(self) -> None:
-        """Keep the window/level and slice of the image on screen for when the user comes back to it."""
+        """Keep the window/level and slice of the image on screen (when the user changed them) for later."""
         state = self.viewer.view_state()
-        if self.project is not None and self.shown_id is not None and state is not None:
+        if self.project is not None and self.shown_id is not None and state not in (None, self.viewer.opened_view):
             self.view_memory.remember(self.project.folder, self.shown_id, *state)
 
     def _on_image_failed(self, key: tuple[int, int], message: str) -> None:

@@ -13,6 +13,7 @@ class MetadataPanel(QWidget):
         super().__init__(parent)
         self._metadata: dict[str, Any] = {}
         self.reveal_box = QCheckBox("Show patient-identifying information")
+        self.reveal_box.setToolTip("Also shows PatientIDs in the browser's Patient column (remembered)")
         self.reveal_box.toggled.connect(self._refresh)
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["Attribute", "Value"])

@@ -166,6 +166,7 @@ class ScanViewer(QWidget):
         self.pointer_tool: PointerTool | None = None
         self.label_names: dict[int, str] = {}  # mask value -> segmentation label name (cursor read-out)
         self._cursor_pos: QPointF | None = None  # last mouse position over the image (scene), for the read-out
+        self.opened_view: tuple[float, float, int] | None = None  # view_state() as the scan was opened/restored
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.graphics.viewport().installEventFilter(self)
 
@@ -221,6 +222,7 @@ class ScanViewer(QWidget):
             self.preset_box.clear()
             self.preset_box.blockSignals(False)
             self.overlay.show(None, None)
+            self.opened_view = None
             self.cursor_info.emit("")
             self.presets_changed.emit([], "")
             return
@@ -238,6 +240,7 @@ class ScanViewer(QWidget):
         self._show_slice()
         self.view.autoRange(padding=0.0)
         self._update_readout()
+        self.opened_view = self.view_state()
 
     def view_state(self) -> tuple[float, float, int] | None:
         """(window centre, width, slice) on screen, to restore later with ``restore_view``; None without a scan."""
@@ -252,6 +255,7 @@ class ScanViewer(QWidget):
         if self.scan.n_frames > 1:
             self.set_slice(slice_index)
         if self.scan.is_color:
+            self.opened_view = self.view_state()
             return
         match = next((name for name in self.preset_names() if self._preset_window(name) == (center, width)), None)
         self.preset_box.blockSignals(True)
@@ -261,6 +265,7 @@ class ScanViewer(QWidget):
             self.preset_box.setCurrentText(match)
         self.preset_box.blockSignals(False)
         self.set_window(center, width)
+        self.opened_view = self.view_state()
 
     def set_window(self, center: float, width: float) -> None:
         """Show grey values ``center`` ± ``width``/2 from black to white (explicit ImageItem levels)."""
