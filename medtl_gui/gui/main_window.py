@@ -236,10 +236,14 @@ class MainWindow(QMainWindow):
         self.project = None
 
     def refresh_browser(self, then: Callable[[], None] | None = None) -> None:
-        """Re-read every image row (one query, in the background), then run ``then()``."""
+        """Re-read every image row (one query, in the background), then run ``then()``.
+
+        The training panel's counts follow (imports, split changes and removals all come here).
+        """
         if self.project is None:
             return
         folder = Path(self.project.folder)
+        self.training.refresh_summary()
 
         def shown() -> None:
             self.statusBar().showMessage(f"{len(self.browser.model.rows)} images in {folder}", 5000)
