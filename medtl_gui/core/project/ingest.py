@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medtl_gui.core.project.atomic_files import atomic_copy_file, sha256_file
+from medtl_gui.core.project.file_names import to_stored
 from medtl_gui.core.project.history import record_history
 
 if TYPE_CHECKING:
@@ -138,16 +139,19 @@ def insert_image(
     batch_id: int | None = None,
     domain: str | None = None,
 ) -> int:
-    """Insert the ``images`` row and its "import" history entry (caller's transaction)."""
+    """Insert the ``images`` row and its "import" history entry (caller's transaction).
+
+    Paths are stored with ``file_names.to_stored``: a name that is not valid UTF-8 round-trips.
+    """
     cursor = conn.execute(
         "INSERT INTO images (path, copied, sha256, identity, kind, modality, patient_id, study_uid,"
         " series_uid, shape, n_frames, is_color, added_at, source, import_batch, domain)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            prepared.path, int(prepared.copied), prepared.sha256, prepared.identity, prepared.kind,
+            to_stored(prepared.path), int(prepared.copied), prepared.sha256, prepared.identity, prepared.kind,
             prepared.modality, prepared.patient_id, prepared.study_uid, prepared.series_uid,
             json.dumps(list(prepared.shape)), prepared.n_frames, int(prepared.is_color), now,
-            prepared.source, batch_id, domain,
+            to_stored(prepared.source), batch_id, domain,
         ),
     )
     image_id = int(cursor.lastrowid)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medtl_gui.core.project.atomic_files import PARTIAL_SUFFIX, sha256_file
+from medtl_gui.core.project.file_names import from_stored
 from medtl_gui.core.project.history import record_history, utc_now
 from medtl_gui.core.project.ingest import IMAGES_DIR, hash_series
 from medtl_gui.core.project.masks import MASKS_DIR, PENDING_SUFFIX, decode_mask_png, recover_pending_masks
@@ -210,7 +211,7 @@ def _image_problems(project: "Project", verify_hashes: bool) -> list[IntegrityPr
     rows = project.database.connection().execute(
         "SELECT id, path, copied, sha256, kind FROM images ORDER BY id").fetchall()
     for image_id, stored, copied, sha256, _kind in rows:
-        path = folder / stored if copied else Path(stored)
+        path = folder / from_stored(stored) if copied else Path(from_stored(stored))
         if copied and not path.resolve().is_relative_to(folder):
             problems.append(IntegrityProblem(
                 "image-path-escapes", f"image {image_id}: stored path {stored!r} points outside the project"))
@@ -313,7 +314,7 @@ def _rehash_mask(project: "Project", image_id: int, kind: str, slice_index: int,
 def _stray_file_problems(project: "Project") -> list[IntegrityProblem]:
     folder = project.folder
     conn = project.database.connection()
-    referenced_images = [row[0] for row in conn.execute("SELECT path FROM images WHERE copied = 1")]
+    referenced_images = [from_stored(row[0]) for row in conn.execute("SELECT path FROM images WHERE copied = 1")]
     referenced_masks = {row[0] for row in conn.execute("SELECT path FROM masks")}
     problems: list[IntegrityProblem] = []
     now = time.time()

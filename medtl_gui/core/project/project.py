@@ -28,7 +28,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from medtl_gui.core.project.atomic_files import remove_stale_partials, sha256_file
+from medtl_gui.core.project.atomic_files import atomic_write_bytes, remove_stale_partials, sha256_file
+from medtl_gui.core.project.disk_space import DiskFullError, is_disk_full, undo_project_creation
+from medtl_gui.core.project.file_names import from_stored
 from medtl_gui.core.project.database import ProjectDatabase
 from medtl_gui.core.project.errors import ProjectError
 from medtl_gui.core.project.exports import ExportLog
@@ -82,6 +84,9 @@ _IMAGE_FROM = (
 #: a small file in every project folder that the installers associate with MedTL (double-click opens it)
 PROJECT_MARKER = "project.medtl"
 PROJECT_MARKER_SUFFIX = ".medtl"
+#: what creating a project writes (removed again when the creation fails)
+_CREATION_NAMES = (PROJECT_MARKER, DATABASE_NAME, *(DATABASE_NAME + ext for ext in ("-wal", "-shm", "-journal")),
+                   *PROJECT_SUBFOLDERS)
 
 
 def write_project_marker(root: Path) -> None:
@@ -90,8 +95,9 @@ def write_project_marker(root: Path) -> None:
     if marker.exists():
         return
     with contextlib.suppress(OSError):
-        marker.write_text("MedTL project: open this file (or its folder) with MedTL.\n"
-                          f"The project's data is in {DATABASE_NAME} and the folders beside it.\n", encoding="utf-8")
+        atomic_write_bytes(marker, ("MedTL project: open this file (or its folder) with MedTL.\n"  # never 0 bytes
+                                    f"The project's data is in {DATABASE_NAME} and the folders beside it.\n"
+                                    ).encode("utf-8"))
 
 
 class Project(LabelStore, MaskStore, SplitStore, ExportLog, ImageRemoval):
@@ -111,8 +117,16 @@ class Project(LabelStore, MaskStore, SplitStore, ExportLog, ImageRemoval):
             raise ProjectError(root, "is a file, not a folder")
         if root.is_dir() and any(root.iterdir()):
             raise ProjectError(root, "folder is not empty and is not a MedTL project")
+        created = not root.exists()
         root.mkdir(parents=True, exist_ok=True)
-        return cls._initialise(root, name)
+        try:
+            return cls._initialise(root, name)
+        except Exception as exc:  # e.g. a full disk: leave no half project (a 0-byte project.medtl)
+            undo_project_creation(root, _CREATION_NAMES, remove_folder=created)
+            if is_disk_full(exc, root):
+                raise DiskFullError(root, "the disk is full: the project was not created "
+                                          "(what creating it wrote was removed)") from exc
+            raise
 
     @classmethod
     def _initialise(cls, root: Path, name: str | None) -> "Project":
@@ -443,9 +457,9 @@ def _shape(text: str) -> tuple[int, ...]:
 
 def _image_record(row: tuple) -> ImageRecord:
     return ImageRecord(
-        id=row[0], path=row[1], copied=bool(row[2]), sha256=row[3], kind=row[4], modality=row[5],
+        id=row[0], path=from_stored(row[1]), copied=bool(row[2]), sha256=row[3], kind=row[4], modality=row[5],
         patient_id=row[6], study_uid=row[7], series_uid=row[8], shape=_shape(row[9]),
-        n_frames=row[10], is_color=bool(row[11]), added_at=row[12], source=row[13], import_batch=row[14],
+        n_frames=row[10], is_color=bool(row[11]), added_at=row[12], source=from_stored(row[13]), import_batch=row[14],
         domain=row[15], split=row[16], split_origin=row[17], label=row[18], label_status=row[19],
         has_mask=bool(row[20]), note=row[21],
     )
