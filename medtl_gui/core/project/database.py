@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from medtl_gui.core.project.disk_space import DiskFullError, is_disk_full
 from medtl_gui.core.project.errors import ProjectError
 
 
@@ -118,7 +119,7 @@ class ProjectDatabase:
             yield conn
             state.depth = 0
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             state.depth = 0
             state.after_commit.clear()
             undo, state.after_rollback = state.after_rollback, []
@@ -126,6 +127,9 @@ class ProjectDatabase:
                 conn.execute("ROLLBACK")
             for action in undo:
                 action()
+            if not isinstance(exc, DiskFullError) and is_disk_full(exc, self.path.parent):
+                raise DiskFullError(self.path.parent, "the disk is full: the change was not saved "
+                                                      "(free space, then try again)") from exc
             raise
         state.after_rollback.clear()
         actions, state.after_commit = state.after_commit, []
