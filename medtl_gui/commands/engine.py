@@ -195,7 +195,7 @@ def _config_from_args(args: argparse.Namespace, data, *, tell: bool = False):
     else:
         choice = choose_recipe_for_data(args.recipe or DEFAULT_RECIPE, data,
                                         store=_store(getattr(args, "weights_dir", None)), **explicit)
-        if tell:
+        if tell and choice.reason:
             print(choice.reason, file=sys.stderr)
         return choice.config
     return TrainConfig.from_dict(config.to_dict() | explicit, origin="command line")

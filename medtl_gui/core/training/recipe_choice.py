@@ -40,7 +40,8 @@ class RecipeChoice:
     ``source``: ``"recipe"`` (as written: its weights are installed, or it
     needs none), ``"in-domain"`` (this project's pretrained weights instead
     of missing ones), ``"scratch"`` (the from-scratch recipe instead), or
-    ``"explicit"`` (weights chosen by the user).
+    ``"explicit"`` (weights chosen by the user; ``reason`` is empty when
+    they are not installed: the run then refuses them with its own message).
     """
 
     config: TrainConfig
@@ -132,6 +133,9 @@ def choose_recipe(name: str, *, store: Any = None, n_train: int | None = None, t
                             "recipe", name)
     if "pretrained" in overrides:
         config = recipe_config(name, n_train=n_train, task=task, **overrides)
+        if store is not None and _missing(store, model, wanted) is not None:
+            # the user's own choice is never replaced; the run refuses it with the import command, alone
+            return RecipeChoice(config, "", "explicit", name)
         return RecipeChoice(config, f"Starting from {_weights_title(model, wanted)}, as chosen; "
                                     f"{_shape(config, n_train)}.", "explicit", name)
     missing = _missing(store, model, wanted)
