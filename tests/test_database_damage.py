@@ -22,7 +22,7 @@ import pytest
 from medtl_gui.cli import main
 from medtl_gui.core.project import SCHEMA_VERSION, Project, ProjectError
 
-from conftest import make_small_project
+from conftest import make_small_project, run_cli
 
 
 def _history_rows(path: Path) -> int | None:
@@ -213,10 +213,9 @@ def test_info_leaves_an_older_schema_and_the_first_write_migrates_with_a_backup(
     with Project.open(folder) as project:
         assert project.exports() == [] and project.info()["images"] == 2
     assert _stored_version(folder) == "2" and not (folder / "project.sqlite.bak-v2").exists()
-    capsys.readouterr()
-    assert main(["domain", str(folder), "target", "--ids", "2"]) == 0  # the first write
-    err = capsys.readouterr().err
-    assert "migrated" in err and "project.sqlite.bak-v2" in err
+    result = run_cli(["domain", str(folder), "target", "--ids", "2"])  # the first write, as a user runs it
+    assert result.returncode == 0, result.stderr
+    assert "migrated" in result.stderr and "project.sqlite.bak-v2" in result.stderr
     assert _stored_version(folder) == str(SCHEMA_VERSION)
     backup = sqlite3.connect(folder / "project.sqlite.bak-v2")
     assert backup.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"

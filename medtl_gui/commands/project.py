@@ -18,10 +18,12 @@
   de-identified (PS3.15 basic profile) unless ``--identified``; each one is
   recorded in the project's export log, shown by ``medtl exports PROJECT``.
 - ``medtl check PROJECT [--repair] [--json] [--verify-images]``: integrity
-  check (database, files, mask hashes, history, leftovers of interrupted
-  writes); ``--repair`` fixes what is safe to fix and checks again. Exit 0
-  when no error is left (leftovers alone are reported but do not fail), 1
-  otherwise.
+  check (SQLite's integrity check first, then files, mask hashes, history
+  and its hash chain, leftovers of interrupted writes); ``--repair`` fixes
+  what is safe to fix and checks again, and writes nothing to a damaged
+  database (``--rebuild-into NEW_FOLDER`` copies what is readable into a
+  new project instead). Exit 0 when no error is left (leftovers alone are
+  reported but do not fail), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ def register(sub: Any) -> None:
     p.add_argument("--repair", action="store_true", help="fix what can be fixed safely, then check again")
     p.add_argument("--verify-images", action="store_true", help="also re-hash image files copied into the project")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--rebuild-into", metavar="NEW_FOLDER", type=Path,
+                   help="copy what is readable (images, labels, masks, splits) of a damaged project into a new "
+                        "project in NEW_FOLDER; the damaged one is not changed")
     p.set_defaults(func=run_check)
 
     p = sub.add_parser("export-labels", help="write a project's labels as CSV (de-identified unless --identified)")
@@ -241,8 +246,24 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from medtl_gui.core.project import ProjectError
+
+    if args.rebuild_into is not None:
+        from medtl_gui.core.project.rebuild import rebuild_project
+
+        try:
+            rebuilt = rebuild_project(args.project, args.rebuild_into)
+        except ProjectError as exc:
+            raise UsageError(str(exc)) from exc
+        print(rebuilt.summary())
+        return 0
     with _open(args.project) as project:
-        report = project.check(repair=args.repair, verify_image_hashes=args.verify_images)
+        try:
+            report = project.check(repair=args.repair, verify_image_hashes=args.verify_images)
+        except (sqlite3.DatabaseError, ProjectError) as exc:  # e.g. the database went away under the check
+            raise UsageError(f"{project.folder}: the check could not finish: {exc}") from exc
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
         return 0 if report.ok else 1
@@ -260,6 +281,11 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{report.path}: ok" + (f" ({len(repaired)} repaired)" if repaired else ""))
         return 0
     print(f"{report.path}: {len(report.errors)} problem(s) left")
+    if report.repair_refused:
+        print(f"  not repaired: {report.repair_refused}")
+    elif report.database_damaged:
+        print(f"  the database is damaged: `--repair` will not write to it; `medtl check {args.project} "
+              "--rebuild-into NEW_FOLDER` copies what is readable into a new project")
     return 1
 
 

@@ -13,6 +13,13 @@ crash or ``kill -9`` of the program, but a power cut or OS crash may then roll
 back the last committed transactions. MedTL promises that a power cut loses at
 most the edit in flight, so each commit is fsynced (about a millisecond; imports
 amortise it by committing batches of files).
+
+Read-only: ``read_only=True`` opens the file with SQLite's ``mode=ro`` (and,
+when even that fails because the folder cannot hold the ``-shm`` file, with
+``immutable=1``); every ``write()`` then raises :class:`ReadOnlyProjectError`.
+Schema upgrades: an optional ``upgrade`` object (``schema_upgrade.py``)
+prepares each new connection (empty stand-ins for tables an older project
+lacks) and migrates the schema just before the first write.
 """
 
 from __future__ import annotations
@@ -22,9 +29,19 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from medtl_gui.core.project.disk_space import DiskFullError, is_disk_full
 from medtl_gui.core.project.errors import ProjectError
+from medtl_gui.core.project.history_chain import register_hash_function
+
+
+class ReadOnlyProjectError(ProjectError):
+    """An edit of a project opened read-only (read-only storage, or opened for viewing)."""
+
+
+class DatabaseDamagedError(ProjectError):
+    """``project.sqlite`` cannot be read as a database (damaged file)."""
 
 
 class _ThreadState(threading.local):
@@ -40,9 +57,12 @@ class _ThreadState(threading.local):
 class ProjectDatabase:
     """The ``project.sqlite`` of one project, shared safely by several threads."""
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = 30.0):
+    def __init__(self, path: Path, *, busy_timeout_s: float = 30.0, read_only: bool = False):
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
+        self.read_only = read_only
+        #: prepares connections and migrates before the first write (see ``schema_upgrade.py``)
+        self.upgrade: Any = None
         self._state = _ThreadState()
         self._all_connections: list[sqlite3.Connection] = []
         self._registry_lock = threading.Lock()
@@ -59,9 +79,15 @@ class ProjectDatabase:
             self._state.connection = conn
             with self._registry_lock:
                 self._all_connections.append(conn)
+            if self.upgrade is not None:
+                self.upgrade.prepare(conn)
+        elif self.upgrade is not None and self.upgrade.stale(conn):
+            self.upgrade.drop_shadows(conn)
         return conn
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only()
         try:
             conn = sqlite3.connect(
                 self.path,
@@ -73,9 +99,32 @@ class ProjectDatabase:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            register_hash_function(conn)
         except sqlite3.DatabaseError as exc:
-            raise ProjectError(self.path, f"cannot open the project database: {exc}") from exc
+            raise DatabaseDamagedError(self.path, f"cannot open the project database: {exc}") from exc
         return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """``mode=ro``; ``immutable=1`` when the folder cannot hold the WAL index (read-only share)."""
+        from urllib.parse import quote
+
+        last: sqlite3.DatabaseError | None = None
+        for options in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?{options}", uri=True,
+                                       timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False)
+            except sqlite3.DatabaseError as exc:
+                last = exc
+                continue
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                register_hash_function(conn)
+                return conn
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                last = exc
+        raise DatabaseDamagedError(self.path, f"cannot open the project database read-only: {last}")
 
     def close(self) -> None:
         """Close every thread's connection; later use raises ``ProjectError``."""
@@ -104,6 +153,9 @@ class ProjectDatabase:
         registered with ``after_commit`` run once the outermost commit is done
         (and are dropped on rollback); ``after_rollback`` ones run on rollback.
         """
+        if self.read_only:
+            raise ReadOnlyProjectError(self.path.parent, "is open read-only (read-only storage, or opened for "
+                                                         "viewing): editing is disabled")
         conn = self.connection()
         state = self._state
         if state.depth > 0:
@@ -113,6 +165,8 @@ class ProjectDatabase:
             finally:
                 state.depth -= 1
             return
+        if self.upgrade is not None:
+            self.upgrade.before_write(conn)  # an older schema: backup copy, then migrate (own transaction)
         conn.execute("BEGIN IMMEDIATE")
         state.depth = 1
         try:

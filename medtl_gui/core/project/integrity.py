@@ -10,13 +10,24 @@ Severities:
   file, a copy made by an import that was killed before its commit, a mask
   file whose deletion was committed). Nothing is lost; ``--repair`` tidies up.
 
-What is checked: SQLite ``integrity_check`` and ``foreign_key_check``
-(orphaned rows), the schema version, the append-only triggers of
-``history`` and ``exports``, every image file (with ``verify_image_hashes``
+What is checked, the database first: SQLite ``quick_check`` and
+``integrity_check``, ``foreign_key_check`` (orphaned rows), the schema
+version, the append-only triggers of ``history`` and ``exports`` (present
+and unchanged), the history hash chain (:mod:`.history_chain`); then every
+image file (with ``verify_image_hashes``
 also the content of files copied into the project), every mask file and its
 SHA-256, the history against the current labels and masks
 (:mod:`.integrity_history`), and files under ``images/`` and ``masks/``
 that no row refers to.
+
+A damaged database (``integrity_check`` fails) is never written to: the
+other checks still run (each one guarded, so damage is reported in words,
+never as a traceback) but ``--repair`` refuses every repair and offers
+``medtl check P --rebuild-into NEW_FOLDER`` (``rebuild.py``), which copies
+what is readable into a new project and leaves the damaged one untouched.
+The one exception: when every line of ``integrity_check`` is about an index
+(entries missing from, or extra in, an index), ``REINDEX`` rebuilds the
+indexes from their tables, which are intact; the check then runs again.
 
 Repairs never delete user data silently: files nobody refers to are moved
 to ``cache/orphaned/<time>/``; a row removed because its file vanished, and
@@ -27,6 +38,8 @@ repairing, the checks run again and the report shows what is left.
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +51,13 @@ from medtl_gui.core.project.file_names import from_stored
 from medtl_gui.core.project.history import record_history, utc_now
 from medtl_gui.core.project.ingest import IMAGES_DIR, hash_series
 from medtl_gui.core.project.masks import MASKS_DIR, PENDING_SUFFIX, decode_mask_png, recover_pending_masks
-from medtl_gui.core.project.schema import GUARD_TRIGGERS, SCHEMA_VERSION, read_schema_version, trigger_statement
+from medtl_gui.core.project.schema import (
+    GUARD_TRIGGERS,
+    SCHEMA_VERSION,
+    SchemaVersionError,
+    read_schema_version,
+    trigger_statement,
+)
 
 if TYPE_CHECKING:
     from medtl_gui.core.project.project import Project
@@ -77,6 +96,13 @@ class IntegrityReport:
     path: str
     problems: list[IntegrityProblem]
     repair_requested: bool = False
+    #: why ``--repair`` changed nothing (a damaged database), else None
+    repair_refused: str | None = None
+
+    @property
+    def database_damaged(self) -> bool:
+        """True while SQLite's integrity check fails (beyond what REINDEX repairs)."""
+        return any(p.code in DAMAGE_CODES and not p.repaired for p in self.problems)
 
     @property
     def errors(self) -> list[IntegrityProblem]:
@@ -100,6 +126,8 @@ class IntegrityReport:
             "problems": self.messages(),
             "repaired": [p.message for p in self.problems if p.repaired],
             "leftovers": [p.message for p in self.problems if p.severity == "leftover" and not p.repaired],
+            "database_damaged": self.database_damaged,
+            "repair_refused": self.repair_refused,
             "details": [p.as_dict() for p in self.problems],
         }
 
@@ -109,20 +137,38 @@ def check_integrity(project: "Project", *, verify_image_hashes: bool = False) ->
     return check_project(project, verify_image_hashes=verify_image_hashes).messages()
 
 
+#: problem codes of a database that fails SQLite's integrity check
+DAMAGE_CODES = ("database-corrupt", "database-index")
+#: ``integrity_check`` lines that are about an index only (``REINDEX`` rebuilds those from the table)
+_INDEX_LINE = re.compile(r"^(row \d+ missing from index \w+|wrong # of entries in index \w+"
+                         r"|non-unique entry in UNIQUE index \w+)$")
+REBUILD_HINT = "medtl check PROJECT --rebuild-into NEW_FOLDER copies what is readable into a new project"
+
+
 def check_project(project: "Project", *, repair: bool = False, verify_image_hashes: bool = False) -> IntegrityReport:
-    """Check the project; with ``repair``, fix what can be fixed safely and check again."""
+    """Check the project; with ``repair``, fix what can be fixed safely and check again.
+
+    A damaged database is never written to (see the module docstring); only
+    index damage is repaired (``REINDEX``), before anything else.
+    """
     problems = _find_problems(project, verify_image_hashes)
     report = IntegrityReport(str(project.folder), problems, repair_requested=repair)
-    if not repair or not any(p.fix for p in problems):
+    if not repair:
         return report
-    for problem in problems:
-        if problem.fix is None:
-            continue
-        try:
-            problem.fix()
-            problem.repaired = True
-        except Exception as exc:  # a repair that fails leaves the problem reported
-            problem.repair = f"{problem.repair} - failed: {type(exc).__name__}: {exc}"
+    reindex = [p for p in problems if p.code == "database-index"]
+    if reindex and not any(p.code == "database-corrupt" for p in problems):
+        _run_fixes(reindex)
+        problems = _find_problems(project, verify_image_hashes)
+        for problem in reindex:
+            problem.repaired = not any(p.code in DAMAGE_CODES for p in problems)
+        report.problems = problems = [p for p in reindex if p.repaired] + problems
+    if report.database_damaged:
+        report.repair_refused = ("the database is damaged: --repair writes nothing to it (no history rows, no "
+                                 "file moves); " + REBUILD_HINT + ", leaving this one untouched")
+        return report
+    if not any(p.fix for p in problems if not p.repaired):
+        return report
+    _run_fixes([p for p in problems if not p.repaired])
     remaining = _find_problems(project, verify_image_hashes)
     still = {(p.code, p.message) for p in remaining}
     for problem in problems:
@@ -132,18 +178,37 @@ def check_project(project: "Project", *, repair: bool = False, verify_image_hash
     return report
 
 
-def _find_problems(project: "Project", verify_image_hashes: bool) -> list[IntegrityProblem]:
-    from medtl_gui.core.project.integrity_history import history_problems
+def _run_fixes(problems: list[IntegrityProblem]) -> None:
+    for problem in problems:
+        if problem.fix is None:
+            continue
+        try:
+            problem.fix()
+            problem.repaired = True
+        except Exception as exc:  # a repair that fails leaves the problem reported
+            problem.repair = f"{problem.repair} - failed: {type(exc).__name__}: {exc}"
 
-    problems: list[IntegrityProblem] = []
-    problems += _database_problems(project)
-    problems += _image_problems(project, verify_image_hashes)
-    problems += _mask_problems(project)
-    problems += history_problems(project)
-    problems += _stray_file_problems(project)
+
+def _find_problems(project: "Project", verify_image_hashes: bool) -> list[IntegrityProblem]:
+    from medtl_gui.core.project.integrity_history import chain_problems, history_problems
     from medtl_gui.core.project.integrity_runs import checkpoint_problems  # imports this module
 
-    problems += checkpoint_problems(project.folder)
+    sections: list[tuple[str, Callable[[], list[IntegrityProblem]]]] = [
+        ("the database", lambda: _database_problems(project)),
+        ("the history chain", lambda: chain_problems(project)),
+        ("the images", lambda: _image_problems(project, verify_image_hashes)),
+        ("the masks", lambda: _mask_problems(project)),
+        ("the history", lambda: history_problems(project)),
+        ("files nobody refers to", lambda: _stray_file_problems(project)),
+        ("the runs", lambda: checkpoint_problems(project.folder)),
+    ]
+    problems: list[IntegrityProblem] = []
+    for what, section in sections:
+        try:
+            problems += section()
+        except Exception as exc:  # a damaged database can make any query or decoding fail: report it in words
+            problems.append(IntegrityProblem(
+                "check-failed", f"could not check {what}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"))
     return problems
 
 
@@ -151,14 +216,32 @@ def _find_problems(project: "Project", verify_image_hashes: bool) -> list[Integr
 _ORPHAN_ROW_TABLES = ("labels", "proposals", "masks", "review_ranking")
 
 
+def _sqlite_check(conn: sqlite3.Connection) -> list[str]:
+    """The lines of ``quick_check`` (then ``integrity_check``, which also compares indexes); ["ok"] when healthy."""
+    lines: list[str] = []
+    for pragma in ("quick_check(50)", "integrity_check(50)"):
+        try:
+            lines = [str(row[0]) for row in conn.execute(f"PRAGMA {pragma}")]
+        except sqlite3.DatabaseError as exc:
+            return [f"the file cannot be read ({exc})"]
+        if lines != ["ok"]:
+            return lines
+    return lines
+
+
 def _database_problems(project: "Project") -> list[IntegrityProblem]:
     conn = project.database.connection()
     problems: list[IntegrityProblem] = []
-    result = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    result = _sqlite_check(conn)
     if result != ["ok"]:
-        problems.extend(IntegrityProblem("database-corrupt", f"database: {line}",
-                                         repair=None) for line in result)
-    for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check").fetchall():
+        if all(_INDEX_LINE.match(line) for line in result):
+            problems.append(IntegrityProblem(
+                "database-index", "database: indexes disagree with their tables: " + "; ".join(result[:5]),
+                repair="rebuild the indexes from their tables (REINDEX)", fix=_reindex(project)))
+        else:
+            problems.extend(IntegrityProblem("database-corrupt", f"database damaged: {line}") for line in result)
+            return problems  # the rest of this section would only read garbage
+    for table, rowid, parent, _ in conn.execute("PRAGMA main.foreign_key_check").fetchall():
         message = f"database: row {rowid} of {table} points to a missing {parent} row"
         fix: Callable[[], None] | None = None
         repair = None
@@ -167,17 +250,56 @@ def _database_problems(project: "Project") -> list[IntegrityProblem]:
         elif table == "images" and parent == "import_batches":
             fix, repair = _clear_import_batch(project, rowid), "clear the image's import batch"
         problems.append(IntegrityProblem("orphan-row", message, repair=repair, fix=fix))
-    version = read_schema_version(conn)
-    if version != SCHEMA_VERSION:
+    try:
+        version = read_schema_version(conn)
+    except SchemaVersionError as exc:
+        return problems + [IntegrityProblem("schema-version", f"database: {exc}")]
+    if version is not None and version < SCHEMA_VERSION:
+        problems.append(IntegrityProblem(
+            "schema-version", f"database: schema version {version}, older than this MedTL's {SCHEMA_VERSION} "
+                              "(migrated on the first edit, after a backup copy)", severity="leftover",
+            repair="migrate it now (backup copy first)", fix=_migrate(project)))
+    elif version != SCHEMA_VERSION:
         problems.append(IntegrityProblem("schema-version", f"database: schema version {version}, expected {SCHEMA_VERSION}"))
-    triggers = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    for name in GUARD_TRIGGERS:
-        if name not in triggers:
-            table = name.split("_no_")[0]
-            problems.append(IntegrityProblem(
-                "trigger-missing", f"database: trigger {name} is missing ({table} is no longer append-only)",
-                repair=f"re-create trigger {name}", fix=_restore_trigger(project, name)))
+    problems += _trigger_problems(project, conn, version or 0)
     return problems
+
+
+def _trigger_problems(project: "Project", conn: sqlite3.Connection, version: int) -> list[IntegrityProblem]:
+    triggers = dict(conn.execute("SELECT name, sql FROM main.sqlite_master WHERE type = 'trigger'").fetchall())
+    problems: list[IntegrityProblem] = []
+    for name, (_, since) in GUARD_TRIGGERS.items():
+        table = name.split("_no_")[0].removesuffix("_chain")
+        if name not in triggers:
+            if since > version and not (version < SCHEMA_VERSION and name.startswith("history_no")):
+                continue  # an older project: the trigger comes with its migration
+            what = "new rows are no longer chained" if name == "history_chain" else f"{table} is no longer append-only"
+            problems.append(IntegrityProblem(
+                "trigger-missing", f"database: trigger {name} is missing ({what})",
+                repair=f"re-create trigger {name}", fix=_restore_trigger(project, name)))
+        elif version == SCHEMA_VERSION and _normalise(triggers[name]) != _normalise(trigger_statement(name)):
+            problems.append(IntegrityProblem(
+                "trigger-changed", f"database: trigger {name} was changed outside MedTL",
+                repair=f"re-create trigger {name} as MedTL defines it", fix=_restore_trigger(project, name)))
+    return problems
+
+
+def _normalise(sql: str | None) -> str:
+    return " ".join((sql or "").split()).rstrip(";")
+
+
+def _reindex(project: "Project") -> Callable[[], None]:
+    def fix() -> None:
+        with project.database.write() as conn:
+            conn.execute("REINDEX")
+    return fix
+
+
+def _migrate(project: "Project") -> Callable[[], None]:
+    def fix() -> None:
+        with project.database.write():
+            pass  # the first write backs up and migrates (schema_upgrade.py)
+    return fix
 
 
 def _delete_orphan_row(project: "Project", table: str, rowid: int) -> Callable[[], None]:
@@ -200,6 +322,7 @@ def _clear_import_batch(project: "Project", rowid: int) -> Callable[[], None]:
 def _restore_trigger(project: "Project", name: str) -> Callable[[], None]:
     def fix() -> None:
         with project.database.write() as conn:
+            conn.execute(f"DROP TRIGGER IF EXISTS main.{name}")
             conn.execute(trigger_statement(name))
     return fix
 

@@ -6,6 +6,9 @@ masks) describes the current label (mask). A disagreement means the
 database was changed behind MedTL's back (or restored from an older copy).
 History cannot be rewritten; the repair appends a row with origin
 ``"repair"`` that records the current state, after which they agree again.
+
+:func:`chain_problems` checks the history's own hash chain
+(:mod:`.history_chain`): rows altered or deleted behind MedTL's back.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from medtl_gui.core.project.history import record_history
+from medtl_gui.core.project.history_chain import ACCEPT_ACTION, chain_breaks
 from medtl_gui.core.project.integrity import MASK_ACTIONS, REPAIR_ORIGIN, IntegrityProblem
 
 if TYPE_CHECKING:
@@ -95,6 +99,19 @@ def history_problems(project: "Project") -> list[IntegrityProblem]:
                                 None if recorded is None else {"sha256": recorded, "slice": slice_value},
                                 None if current is None else {"sha256": current, "slice": slice_value})))
     return problems
+
+
+def chain_problems(project: "Project") -> list[IntegrityProblem]:
+    """Breaks of the history hash chain (none before the schema has the chain: version 4)."""
+    conn = project.database.connection()
+    columns = {row[1] for row in conn.execute("PRAGMA main.table_info(history)")}
+    if "chain_hash" not in columns:
+        return []
+    return [IntegrityProblem(
+        "history-chain", brk.message + "; the history was altered outside MedTL",
+        repair="record the break in the history (a 'history-chain-accepted' row; the break stays visible)",
+        fix=_append_history(project, ACCEPT_ACTION, None, None, {"break": brk.key, "message": brk.message}))
+        for brk in chain_breaks(conn)]
 
 
 def _label_text(label: tuple[str | None, str] | None) -> str:

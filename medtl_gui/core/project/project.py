@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from medtl_gui.core.project.atomic_files import atomic_write_bytes, remove_stale_partials, sha256_file
 from medtl_gui.core.project.disk_space import DiskFullError, is_disk_full, undo_project_creation
 from medtl_gui.core.project.file_names import from_stored
-from medtl_gui.core.project.database import ProjectDatabase
+from medtl_gui.core.project.database import DatabaseDamagedError, ProjectDatabase
 from medtl_gui.core.project.errors import ProjectError
 from medtl_gui.core.project.exports import ExportLog
 from medtl_gui.core.project.history import current_user, record_history, utc_now
@@ -52,10 +52,11 @@ from medtl_gui.core.project.removal import ImageRemoval
 from medtl_gui.core.project.schema import (
     APPLICATION_ID,
     SCHEMA_VERSION,
+    SchemaVersionError,
     create_schema,
-    migrate,
     read_schema_version,
 )
+from medtl_gui.core.project.schema_upgrade import SchemaUpgrade
 from medtl_gui.core.project.splits import SplitStore
 from medtl_gui.core.project.store_base import DATABASE_NAME
 
@@ -146,10 +147,16 @@ class Project(LabelStore, MaskStore, SplitStore, ExportLog, ImageRemoval):
         return cls(root, db)
 
     @classmethod
-    def open(cls, folder: str | Path) -> "Project":
+    def open(cls, folder: str | Path, *, read_only: bool | None = None) -> "Project":
         """Open an existing project (its folder, or the folder's ``project.medtl`` file).
 
-        ``ProjectError`` if it is not one or needs a newer MedTL.
+        ``ProjectError`` if it is not one, needs a newer MedTL or its schema
+        version is not a number. Opening never migrates an older schema: the
+        first write does, after a backup copy (``schema_upgrade.py``).
+        ``read_only``: True opens for viewing only (every edit raises
+        ``ReadOnlyProjectError``); None (default) does so when the folder or
+        ``project.sqlite`` is not writable (a read-only share, a write-protected
+        USB stick); False insists on writing.
         """
         root = Path(folder).expanduser().resolve()
         if root.suffix == PROJECT_MARKER_SUFFIX and root.is_file():
@@ -158,9 +165,14 @@ class Project(LabelStore, MaskStore, SplitStore, ExportLog, ImageRemoval):
             raise ProjectError(root, "no such project folder")
         if not (root / DATABASE_NAME).is_file():
             raise ProjectError(root, f"not a MedTL project (no {DATABASE_NAME})")
-        db = ProjectDatabase(root / DATABASE_NAME)
+        if read_only is None:
+            read_only = not storage_is_writable(root)
+        db = ProjectDatabase(root / DATABASE_NAME, read_only=read_only)
         try:
-            version = read_schema_version(db.connection())
+            try:
+                version = read_schema_version(db.connection())
+            except SchemaVersionError as exc:
+                raise ProjectError(root / DATABASE_NAME, str(exc)) from exc
             if version is None:
                 raise ProjectError(root, f"{DATABASE_NAME} has no MedTL schema (not a MedTL project)")
             if version > SCHEMA_VERSION:
@@ -169,17 +181,18 @@ class Project(LabelStore, MaskStore, SplitStore, ExportLog, ImageRemoval):
                     f"written by a newer MedTL (schema version {version}; this MedTL reads up to "
                     f"{SCHEMA_VERSION}); update MedTL to open it",
                 )
-            if version < SCHEMA_VERSION:
-                with db.write() as conn:
-                    migrate(conn, version)
-            recover_pending_masks(db, root)
-            for sub in PROJECT_SUBFOLDERS:
-                (root / sub).mkdir(exist_ok=True)
-            write_project_marker(root)  # projects made before the marker existed get it on first open
-            remove_stale_partials(root / IMAGES_DIR)  # copies of imports that crashed
+            if version < SCHEMA_VERSION:  # migrated by the first write, never by reading
+                db.upgrade = SchemaUpgrade(root / DATABASE_NAME, version)
+                db.upgrade.prepare(db.connection())
+            if not read_only:
+                recover_pending_masks(db, root)
+                for sub in PROJECT_SUBFOLDERS:
+                    (root / sub).mkdir(exist_ok=True)
+                write_project_marker(root)  # projects made before the marker existed get it on first open
+                remove_stale_partials(root / IMAGES_DIR)  # copies of imports that crashed
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise ProjectError(root / DATABASE_NAME, f"not a readable project database: {exc}") from exc
+            raise DatabaseDamagedError(root / DATABASE_NAME, f"not a readable project database: {exc}") from exc
         except BaseException:
             db.close()
             raise
@@ -216,6 +229,17 @@ class Project(LabelStore, MaskStore, SplitStore, ExportLog, ImageRemoval):
         """Group several edits into one commit (all or nothing); edits inside join it."""
         with self._db.write():
             yield
+
+    @property
+    def read_only(self) -> bool:
+        """True when the project was opened for viewing only (edits raise ``ReadOnlyProjectError``)."""
+        return self._db.read_only
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the file now (older until the first write migrates it)."""
+        upgrade = self._db.upgrade
+        return upgrade.version if upgrade is not None and not upgrade.migrated else SCHEMA_VERSION
 
     @property
     def name(self) -> str:
@@ -418,7 +442,8 @@ class Project(LabelStore, MaskStore, SplitStore, ExportLog, ImageRemoval):
         return {
             "name": name,
             "path": str(self.folder),
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": self.schema_version,
+            "read_only": self.read_only,
             "images": sum(s["images"] for s in splits.values()),
             "unlabelled": sum(s["unlabelled"] for s in splits.values()),
             "masks": n_masks,
@@ -463,6 +488,14 @@ def _image_record(row: tuple) -> ImageRecord:
         domain=row[15], split=row[16], split_origin=row[17], label=row[18], label_status=row[19],
         has_mask=bool(row[20]), note=row[21],
     )
+
+
+def storage_is_writable(root: Path) -> bool:
+    """Can this process write the project folder and its database (``os.access``; False on a read-only mount)?"""
+    import os
+
+    database = root / DATABASE_NAME
+    return os.access(root, os.W_OK | os.X_OK) and os.access(database, os.W_OK)
 
 
 def _is_empty_database(path: Path) -> bool:

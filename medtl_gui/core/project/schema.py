@@ -1,18 +1,21 @@
 """The SQLite schema of ``project.sqlite`` and its migrations.
 
-``SCHEMA_VERSION`` is stored in the ``meta`` table. Opening a project written
-by an older MedTL runs the migrations in ``MIGRATIONS`` (one transaction);
-opening one written by a newer MedTL is refused (``ProjectError``), so an old
+``SCHEMA_VERSION`` is stored in the ``meta`` table. A project written by an
+older MedTL is migrated on its first *write* (``schema_upgrade.py``: after a
+backup copy ``project.sqlite.bak-v<N>``), never by merely opening or reading
+it, so the older MedTL can still open a project that was only looked at.
+Opening one written by a newer MedTL is refused (``ProjectError``), so an old
 program never damages a newer project.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 
 #: the version this code writes; bump it and add a migration when the schema changes
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: application id stored in the SQLite header ("MTL1"), so tools can tell the file apart
 APPLICATION_ID = 0x4D544C31
@@ -172,16 +175,66 @@ def _add_review_ranking(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-#: migrations: ``MIGRATIONS[v]`` upgrades a database from version v to v + 1
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_exports_log, 2: _add_review_ranking}
+#: version 4: the history hash chain (see ``history_chain.py``). Each new row gets its ``chain_hash``
+#: from the ``history_chain`` trigger (the SQL function is registered on every MedTL connection); the
+#: guard trigger lets exactly that one update through (NULL hash -> hash, every other column unchanged)
+SCHEMA_V4_HISTORY_CHAIN = """
+ALTER TABLE history ADD COLUMN chain_hash TEXT;
 
-#: append-only tables and the triggers that guard them (``medtl check`` restores missing ones)
-GUARD_TRIGGERS: dict[str, str] = {
-    "history_no_update": SCHEMA_V1,
-    "history_no_delete": SCHEMA_V1,
-    "exports_no_update": SCHEMA_V2_EXPORTS,
-    "exports_no_delete": SCHEMA_V2_EXPORTS,
+DROP TRIGGER IF EXISTS history_no_update;
+
+CREATE TRIGGER history_no_update BEFORE UPDATE ON history
+WHEN NOT (OLD.chain_hash IS NULL AND NEW.chain_hash IS NOT NULL AND NEW.id IS OLD.id
+          AND NEW.timestamp IS OLD.timestamp AND NEW.user IS OLD.user AND NEW.image_id IS OLD.image_id
+          AND NEW.action IS OLD.action AND NEW.old_value IS OLD.old_value AND NEW.new_value IS OLD.new_value
+          AND NEW.origin IS OLD.origin)
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: UPDATE refused');
+END;
+
+CREATE TRIGGER history_chain AFTER INSERT ON history
+BEGIN
+    UPDATE history SET chain_hash = medtl_history_hash(
+        NEW.id, NEW.timestamp, NEW.user, NEW.image_id, NEW.action, NEW.old_value, NEW.new_value, NEW.origin,
+        (SELECT h.chain_hash FROM history h WHERE h.id < NEW.id ORDER BY h.id DESC LIMIT 1))
+    WHERE id = NEW.id;
+END;
+"""
+
+
+def _add_history_chain(conn: sqlite3.Connection) -> None:
+    """Add the chain column and triggers, then seal the rows written so far (in id order).
+
+    The chain proves nothing about rows written before this migration: they
+    are hashed as they are found here.
+    """
+    from medtl_gui.core.project.history_chain import seal_unchained_rows
+
+    for statement in _split_statements(SCHEMA_V4_HISTORY_CHAIN):
+        conn.execute(statement)
+    seal_unchained_rows(conn)
+
+
+#: migrations: ``MIGRATIONS[v]`` upgrades a database from version v to v + 1
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _add_exports_log, 2: _add_review_ranking, 3: _add_history_chain}
+
+#: the tables each migration adds (an older project opened without migrating reads them as empty)
+ADDED_TABLES: dict[int, str] = {1: SCHEMA_V2_EXPORTS, 2: SCHEMA_V3_REVIEW_RANKING}
+
+#: append-only tables and the triggers that guard them (``medtl check`` restores missing ones):
+#: name -> (the script that defines it, the schema version from which it has this definition)
+GUARD_TRIGGERS: dict[str, tuple[str, int]] = {
+    "history_no_update": (SCHEMA_V4_HISTORY_CHAIN, 4),
+    "history_no_delete": (SCHEMA_V1, 1),
+    "history_chain": (SCHEMA_V4_HISTORY_CHAIN, 4),
+    "exports_no_update": (SCHEMA_V2_EXPORTS, 2),
+    "exports_no_delete": (SCHEMA_V2_EXPORTS, 2),
 }
+
+
+class SchemaVersionError(ValueError):
+    """The ``schema_version`` stored in ``meta`` is not a version number (damaged or foreign file)."""
 
 
 def create_schema(conn: sqlite3.Connection, name: str, created_at: str, app_version: str) -> None:
@@ -202,14 +255,44 @@ def create_schema(conn: sqlite3.Connection, name: str, created_at: str, app_vers
 
 
 def read_schema_version(conn: sqlite3.Connection) -> int | None:
-    """The schema version stored in ``meta``, or None when the file has no MedTL schema."""
+    """The schema version stored in ``meta``, or None when the file has no MedTL schema.
+
+    ``SchemaVersionError`` when the stored value is not a whole number >= 1.
+    """
     has_meta = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'meta'"
     ).fetchone()
     if not has_meta:
         return None
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else None
+    row = conn.execute("SELECT value FROM main.meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        return None
+    text = str(row[0]).strip()
+    if not re.fullmatch(r"[0-9]{1,6}", text) or int(text) < 1:
+        raise SchemaVersionError(f"invalid schema version {row[0]!r} in its meta table (expected a whole number "
+                                 f"from 1 to {SCHEMA_VERSION}): the file is damaged or was not written by MedTL")
+    return int(text)
+
+
+def shadow_statements(from_version: int) -> list[str]:
+    """``CREATE TEMP TABLE`` statements for the tables added after ``from_version`` (empty stand-ins).
+
+    An older project opened without migrating reads them as empty tables; the
+    temporary tables live in the connection only and never touch the file.
+    """
+    statements: list[str] = []
+    for version in range(from_version, SCHEMA_VERSION):
+        for statement in _split_statements(ADDED_TABLES.get(version, "")):
+            if statement.startswith("CREATE TABLE"):
+                statement = statement.replace("CREATE TABLE IF NOT EXISTS", "CREATE TABLE", 1)
+                statement = statement.replace("CREATE TABLE", "CREATE TEMP TABLE IF NOT EXISTS", 1)
+                statements.append(re.sub(r"REFERENCES \w+\(\w+\)", "", statement))
+    return statements
+
+
+def shadow_tables(from_version: int) -> list[str]:
+    """The names of the stand-in tables of :func:`shadow_statements`."""
+    return [re.search(r"EXISTS (\w+)", s).group(1) for s in shadow_statements(from_version)]  # type: ignore[union-attr]
 
 
 def migrate(conn: sqlite3.Connection, from_version: int) -> None:
@@ -239,7 +322,7 @@ def _split_statements(script: str) -> list[str]:
 
 def trigger_statement(name: str) -> str:
     """The ``CREATE TRIGGER`` statement of one of :data:`GUARD_TRIGGERS` (to restore a dropped one)."""
-    for statement in _split_statements(GUARD_TRIGGERS[name]):
+    for statement in _split_statements(GUARD_TRIGGERS[name][0]):
         if statement.startswith(f"CREATE TRIGGER {name} "):
             return statement
     raise KeyError(name)
