@@ -102,7 +102,7 @@ def run_weights_list(args: argparse.Namespace) -> int:
         print("  (empty)")
     for e in entries:
         digest = e.sha256[:12] if e.sha256 else "(name prefix)"
-        print(f"  {e.name:40s} {e.architecture:20s} {e.location:9s} {digest:14s} {e.source}")
+        print(f"  {e.name:40s} {e.architecture:20s} {e.location:9s} {digest:14s} {e.verification:10s} {e.source}")
     if missing:
         print("not installed (medtl weights import FILE, or download on a connected machine):")
         for s in missing:
@@ -117,12 +117,12 @@ def run_weights_import(args: argparse.Namespace) -> int:
                                              licence=args.licence, layout=args.layout)
     except _user_errors() as exc:
         raise UsageError(str(exc)) from exc
-    print(f"imported {entry.name} ({entry.architecture}, {entry.source}), sha256 {entry.sha256}")
+    print(f"imported {entry.name} ({entry.architecture}, {entry.source}; {entry.verification}), sha256 {entry.sha256}")
     return 0
 
 
 def run_weights_verify(args: argparse.Namespace) -> int:
-    """Handler of ``medtl weights verify``: exit 1 if any file fails."""
+    """Handler of ``medtl weights verify``: re-hashes every file; exit 1 if any fails (hash or provenance)."""
     from medtl_gui.core.models.weights.errors import WeightsError
 
     try:
@@ -138,8 +138,8 @@ def run_weights_verify(args: argparse.Namespace) -> int:
     failures = 0
     for entry in entries:
         try:
-            store.verify(entry)
-            print(f"ok      {entry.name}")
+            digest = store.verify(entry)
+            print(f"ok      {entry.name}  ({entry.verification}, sha256 {digest})")
         except WeightsError as exc:
             failures += 1
             print(f"FAILED  {entry.name}: {exc.reason}")

@@ -7,6 +7,7 @@ from medtl_gui.core.models.weights.errors import (
     WeightsError,
 )
 from medtl_gui.core.models.weights.manifest import WeightsEntry
+from medtl_gui.core.models.weights.provenance import ProvenanceError
 from medtl_gui.core.models.weights.store import (
     ENV_WEIGHTS_DIR,
     PretrainedWeights,
@@ -19,6 +20,7 @@ __all__ = [
     "ENV_WEIGHTS_DIR",
     "MissingWeightsError",
     "PretrainedWeights",
+    "ProvenanceError",
     "TamperedWeightsError",
     "UnsafeWeightsError",
     "WeightStore",

@@ -30,7 +30,10 @@ class WeightsEntry:
     on (e.g. "ImageNet-1k torchvision V1", "self-supervised on project X");
     ``location`` is "store" for files in the store folder and "hub-cache"
     for files found in a torch hub cache (not copied; ``sha256`` is then
-    empty and the file-name prefix is checked instead).
+    empty and the file-name prefix is checked instead). ``verification``
+    says whether the file is proven to be a published one (see
+    :mod:`~medtl_gui.core.models.weights.provenance`; the store recomputes
+    it on reading, so no manifest can grant it).
     """
 
     name: str
@@ -45,6 +48,7 @@ class WeightsEntry:
     imported_from: str = ""
     notes: str = ""
     location: str = "store"
+    verification: str = "unverified"
 
     def to_json(self) -> dict:
         """A JSON-ready dict."""

@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+from medtl_gui.core.models.weights.archive_limits import check_archive_bounds, open_regular_file
 from medtl_gui.core.models.weights.errors import TamperedWeightsError, UnsafeWeightsError, WeightsError
 
 #: torch.hub's convention: ``name-<sha256 prefix>.ext``
@@ -22,9 +23,9 @@ SUPPORTED_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a regular file's bytes (:class:`WeightsError` for a device, FIFO or folder)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as stream:
+    with open_regular_file(path) as stream:
         while chunk := stream.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
@@ -67,7 +68,9 @@ def load_state_dict_file(path: str | os.PathLike) -> dict:
 
     Raises :class:`UnsafeWeightsError` for pickles holding anything but
     tensors (nothing from the file is executed) and :class:`WeightsError`
-    for unreadable or unsupported files.
+    for unreadable or unsupported files, anything but a regular file, and
+    zip archives whose declared sizes are out of bounds (checked before
+    anything is inflated).
     """
     import pickle
 
@@ -77,6 +80,7 @@ def load_state_dict_file(path: str | os.PathLike) -> dict:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise WeightsError(path, f"unsupported weights format {suffix!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
+    check_archive_bounds(path)
     if suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file

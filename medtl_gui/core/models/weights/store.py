@@ -7,14 +7,17 @@ a torch hub cache (``$TORCH_HOME/hub/checkpoints``, default
 ``~/.cache/torch/hub/checkpoints``), so a pre-seeded cache works as is.
 
 Every load verifies the file's SHA-256 first (the full digest recorded in
-the manifest, or the prefix in a torchvision file name) and reads it only
-as safetensors or with ``torch.load(weights_only=True)``. Nothing here uses
+the manifest, or the prefix in a torchvision file name) and that an entry
+claiming to be a published file is that file (see ``provenance``), and
+reads it only as safetensors or with ``torch.load(weights_only=True)``,
+after bounding a ``.pth`` archive's declared sizes. Nothing here uses
 the network; see :mod:`medtl_gui.core.models.weights.download` for the one
 explicit exception.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from medtl_gui.core.models.weights.archive_limits import check_regular_file
 from medtl_gui.core.models.weights.errors import MissingWeightsError, WeightsError
 from medtl_gui.core.models.weights.manifest import (
     LAYOUTS,
@@ -30,6 +34,15 @@ from medtl_gui.core.models.weights.manifest import (
     read_manifest,
     write_json_atomic,
     write_manifest,
+)
+from medtl_gui.core.models.weights.provenance import (
+    LOCAL,
+    USER_SUPPLIED_SOURCE,
+    VERIFIED,
+    ProvenanceError,
+    check_claim,
+    claim_of,
+    verification_of,
 )
 from medtl_gui.core.models.weights.safe_load import (
     check_sha256,
@@ -87,8 +100,8 @@ class WeightStore:
 
     # ------------------------------------------------------------------ listing
     def stored_entries(self) -> list[WeightsEntry]:
-        """Entries in the store folder's manifest."""
-        return read_manifest(self.directory)
+        """Entries in the store folder's manifest, with their verification state recomputed."""
+        return [dataclasses.replace(e, verification=verification_of(e)) for e in read_manifest(self.directory)]
 
     def hub_cache_entries(self) -> list[WeightsEntry]:
         """torchvision files of zoo models found in the hub cache folders (not copied)."""
@@ -108,6 +121,7 @@ class WeightStore:
                             source=spec.weights.source,
                             licence=spec.weights.licence,
                             location="hub-cache",
+                            verification=VERIFIED,
                         )
                     )
                     break
@@ -184,13 +198,15 @@ class WeightStore:
     def verify(self, entry: WeightsEntry) -> str:
         """Check an entry's file against its recorded SHA-256; returns the full digest.
 
-        Raises :class:`TamperedWeightsError` on a mismatch and
-        :class:`WeightsError` when the file is missing.
+        Raises :class:`TamperedWeightsError` on a mismatch,
+        :class:`ProvenanceError` when the entry claims to be a published file
+        that it is not, and :class:`WeightsError` when the file is missing or
+        not a regular file.
         """
         path = self.path_of(entry)
-        if not path.is_file():
+        if not path.exists():
             raise WeightsError(path, f"weights file of {entry.name!r} is missing")
-        stat = path.stat()
+        stat = check_regular_file(path)
         key = (str(path), stat.st_size, stat.st_mtime_ns)
         digest = self._verified.get(key) or sha256_file(path)
         if entry.sha256:
@@ -198,6 +214,8 @@ class WeightStore:
         prefix = name_hash_prefix(path.name)
         if prefix:
             check_sha256(path, prefix, digest)
+        check_claim(path, digest, claim_of(entry.name, entry.file, entry.source, entry.architecture),
+                    entry.architecture)
         self._verified[key] = digest
         return digest
 
@@ -223,12 +241,14 @@ class WeightStore:
         torchvision's files are recognised by name (architecture, source and
         licence filled in, hash prefix verified). A ``FILE.manifest.json``
         sidecar written by :meth:`export` supplies the metadata of other
-        files. The file is loaded safely and, with ``validate``, checked to
-        fit the architecture before anything is written.
+        files, but never their provenance: a file whose name, ``--name`` or
+        source claims a published torchvision file must hash to it, else it
+        is refused (:class:`ProvenanceError`); any other file is stored as
+        ``unverified``. The file is loaded safely and, with ``validate``,
+        checked to fit the architecture before anything is written.
         """
         source_path = Path(source_path)
-        if not source_path.is_file():
-            raise WeightsError(source_path, "no such file")
+        check_regular_file(source_path)
         sidecar = self._read_sidecar(source_path)
         spec = spec_for_weights_file(source_path.name)
         architecture = architecture or sidecar.get("architecture") or (spec.name if spec else None)
@@ -248,32 +268,35 @@ class WeightStore:
         prefix = name_hash_prefix(source_path.name)
         if prefix:
             check_sha256(source_path, prefix, digest)
+        entry_name = name or sidecar.get("name") or source_path.name.rsplit(".", 1)[0]
+        source = source or sidecar.get("source")
+        claim = claim_of(entry_name, source_path.name, source, architecture)
+        verification = check_claim(source_path, digest, claim, architecture)
         state_dict = load_state_dict_file(source_path)
         in_channels = sidecar.get("in_channels")
         if validate:
             from medtl_gui.core.models.builder import check_state_dict_fits
 
             in_channels = check_state_dict_fits(architecture, state_dict, layout, source_path)
-        entry_name = name or sidecar.get("name") or source_path.name.rsplit(".", 1)[0]
         if self._stored_entry(entry_name) is not None:
             existing = self._stored_entry(entry_name)
             if existing.sha256 == digest:
                 return existing
             raise WeightsError(source_path, f"the store already holds different weights named {entry_name!r}; pass --name")
-        default_source = spec.weights.source if spec and spec.weights else "imported file"
-        default_licence = spec.weights.licence if spec and spec.weights else "unknown"
+        published = claim.published if verification == VERIFIED and claim is not None else None
         entry = WeightsEntry(
             name=entry_name,
             architecture=architecture,
             file=self._free_file_name(source_path.name),
             sha256=digest,
-            source=source or sidecar.get("source") or default_source,
-            licence=licence or sidecar.get("licence") or default_licence,
+            source=published.source if published else (source or USER_SUPPLIED_SOURCE),
+            licence=licence or (published.licence if published else sidecar.get("licence") or "unknown"),
             layout=layout,
             in_channels=in_channels,
             created=sidecar.get("created") or _now(),
             imported_from=str(source_path.resolve()),
             notes=sidecar.get("notes", ""),
+            verification=verification,
         )
         self._copy_in(source_path, entry.file)
         check_sha256(self.directory / entry.file, digest)
@@ -298,6 +321,10 @@ class WeightStore:
         get_model_spec(architecture)
         if layout not in LAYOUTS:
             raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+        claim = claim_of(name, f"{name}.safetensors", source, architecture)
+        if claim is not None:
+            raise ProvenanceError(self.directory, f"new weights cannot claim to be torchvision's published file "
+                                                  f"({claim.grounds}); choose another name and source")
         if self._stored_entry(name) is not None:
             raise WeightsError(self.directory, f"the store already holds weights named {name!r}")
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -323,6 +350,7 @@ class WeightStore:
             in_channels=in_channels,
             created=_now(),
             notes=notes,
+            verification=LOCAL,
         )
         write_manifest(self.directory, self.stored_entries() + [entry])
         return entry
