@@ -129,7 +129,7 @@ def test_a_deleted_best_is_refused_by_name_and_never_replaced_by_last(project: P
     assert _proposals(project) == 0
     checked = run_cli(["check", str(project)])
     assert checked.returncode == 1 and f"runs/{run.name}/checkpoints/best.safetensors" in checked.stdout
-    explicit = run_cli(["predict", str(project), "--run", str(run), "--checkpoint", "last"])
+    explicit = run_cli(["predict", str(project), "--run", str(run), "--checkpoint", "last", "--unlabelled"])
     assert explicit.returncode == 0, explicit.stderr[-2000:]
     assert _proposals(project) == 2
 

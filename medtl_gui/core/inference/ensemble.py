@@ -118,14 +118,14 @@ class EnsembleModel:
 
 # --------------------------------------------------------------------------- members
 def _resolved_checkpoint(run_dir: Path, checkpoint: str) -> str:
+    """``checkpoint`` when the run has it; a missing one is an error naming its file (no fallback to another)."""
     from medtl_gui.core.training import checkpoints
 
     folder = run_dir / "checkpoints"
     if checkpoints.checkpoint_exists(folder, checkpoint):
         return checkpoint
-    if checkpoint == "best" and checkpoints.checkpoint_exists(folder, "last"):
-        return "last"
-    raise EnsembleError(run_dir, "the run has no saved checkpoint (did it finish an epoch?)")
+    raise EnsembleError(folder / f"{checkpoint}.safetensors", f"the run has no '{checkpoint}' checkpoint (did it "
+                        "finish an epoch?); no other checkpoint is used in its place")
 
 
 def _load_members(run_dirs: Sequence[str | os.PathLike], checkpoint: str, origin: Path) -> list[Any]:

@@ -192,7 +192,9 @@ def export_run(run_dir: str | os.PathLike, fmt: str = "torchscript", out_dir: st
     when the format cannot be written (e.g. ``onnx`` missing) or the export
     does not reproduce the run's outputs within ``TOLERANCE``. An ensemble
     folder is exported as one file holding every member and the combination
-    (see :mod:`medtl_gui.core.inference.ensemble_export`).
+    (see :mod:`medtl_gui.core.inference.ensemble_export`). The checkpoint
+    is verified before it is exported: a damaged or missing one raises
+    :class:`~medtl_gui.core.training.checkpoint_integrity.CheckpointError`.
     """
     if (Path(run_dir) / "ensemble.json").is_file():
         from medtl_gui.core.inference.ensemble_export import export_ensemble

@@ -53,7 +53,12 @@ def run_task(run_dir: str | os.PathLike) -> str:
 
 
 def load_segmentation_run(run_dir: str | os.PathLike, checkpoint: str = "best") -> TrainedSegmentationModel:
-    """The network of checkpoint ``best`` (``last`` if there is no best) of a segmentation run."""
+    """The network of checkpoint ``checkpoint`` (default ``best``) of a segmentation run.
+
+    The checkpoint is verified first; a damaged or missing one raises
+    :class:`~medtl_gui.core.training.checkpoint_integrity.CheckpointError`
+    naming the file (no fallback to another checkpoint).
+    """
     from medtl_gui.core.models.segmentation.builder import build_segmentation_model
 
     folder = RunFolder.existing(run_dir)
@@ -61,16 +66,12 @@ def load_segmentation_run(run_dir: str | os.PathLike, checkpoint: str = "best") 
     config = TrainConfig.from_dict(record["config"], origin=str(folder.path / RunFolder.CONFIG))
     if config.task != "segmentation":
         raise DataError(folder.path, f"this run trained a {config.task} model, not a segmentation model")
-    if not checkpoints.checkpoint_exists(folder.checkpoints, checkpoint):
-        if checkpoint == "best" and checkpoints.checkpoint_exists(folder.checkpoints, "last"):
-            checkpoint = "last"
-        else:
-            raise FileNotFoundError(f"{folder.path}: the run has no saved checkpoint (did it finish an epoch?)")
+    state = checkpoints.load_model_state(folder.checkpoints, checkpoint)  # verified; no fallback to another
     labels = list(record["data"]["label_names"])
     bundle = build_segmentation_model(config.model, n_labels=len(labels),
                                       in_channels=int(record["model"]["in_channels"]),
                                       base_channels=config.base_channels)
-    bundle.model.load_state_dict(checkpoints.load_model_state(folder.checkpoints, checkpoint))
+    bundle.model.load_state_dict(state)
     bundle.model.eval()
     prep = record["preprocessing"]
     report = folder.read_report() or {}

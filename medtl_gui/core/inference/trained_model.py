@@ -54,7 +54,12 @@ class TrainedModel:
 
 
 def load_trained_model(run_dir: str | os.PathLike, checkpoint: str = "best", tta: str = "none") -> TrainedModel:
-    """The model of checkpoint ``best`` (default; ``last`` if there is no best) of a run, in eval mode.
+    """The model of checkpoint ``checkpoint`` (default ``best``) of a run, in eval mode.
+
+    The checkpoint is verified first (its SHA-256 against the one recorded
+    when it was saved): a damaged or missing checkpoint raises
+    :class:`~medtl_gui.core.training.checkpoint_integrity.CheckpointError`
+    naming the file; no other checkpoint is used in its place.
 
     The decision threshold comes from the run's report (chosen on the
     validation split when the run used ``threshold_policy="youden"``).
@@ -62,8 +67,7 @@ def load_trained_model(run_dir: str | os.PathLike, checkpoint: str = "best", tta
     ``flips``, ``flips+rot``, ``full``). An ensemble folder (``ensemble.json``)
     gives an :class:`~medtl_gui.core.inference.ensemble.EnsembleModel`, which
     prediction, evaluation and export accept in place of a run's model.
-    Raises ``FileNotFoundError`` for a folder that is not a run or has no
-    checkpoint.
+    Raises ``FileNotFoundError`` for a folder that is not a run.
     """
     from medtl_gui.core.inference.tta import check_tta_mode
 
@@ -75,11 +79,7 @@ def load_trained_model(run_dir: str | os.PathLike, checkpoint: str = "best", tta
     folder = RunFolder.existing(run_dir)
     record = folder.read_config()
     config = TrainConfig.from_dict(record["config"], origin=str(folder.path / RunFolder.CONFIG))
-    if not checkpoints.checkpoint_exists(folder.checkpoints, checkpoint):
-        if checkpoint == "best" and checkpoints.checkpoint_exists(folder.checkpoints, "last"):
-            checkpoint = "last"
-        else:
-            raise FileNotFoundError(f"{folder.path}: the run has no saved checkpoint (did it finish an epoch?)")
+    state = checkpoints.load_model_state(folder.checkpoints, checkpoint)  # verified; no fallback to another
     model_info = record["model"]
     class_names = list(record["data"]["class_names"])
     bundle = build_model(
@@ -89,7 +89,7 @@ def load_trained_model(run_dir: str | os.PathLike, checkpoint: str = "best", tta
         in_channels=int(model_info["in_channels"]),
         head_dropout=config.head_dropout,
     )
-    bundle.model.load_state_dict(checkpoints.load_model_state(folder.checkpoints, checkpoint))
+    bundle.model.load_state_dict(state)
     bundle.model.eval()
     prep = record["preprocessing"]
     preprocessing = Preprocessing(

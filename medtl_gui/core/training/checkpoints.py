@@ -6,8 +6,16 @@ For a tag (``best`` or ``last``) in ``<run>/checkpoints/``:
 - ``<tag>.optim.safetensors``: optimiser state tensors (``last`` only), keyed
   ``<param index>/<name>``;
 - ``<tag>.json``: epoch, step, optimiser param groups and non-tensor
-  state, scheduler state, early-stopping state, and ``files`` (the tensor
-  files of this checkpoint).
+  state, scheduler state, early-stopping state, ``files`` (the tensor
+  files of this checkpoint) and ``sha256`` (each tensor file's SHA-256).
+
+Integrity: the SHA-256 of every tensor file is recorded in the record,
+so it becomes valid at the commit point together with the files; every
+read (:func:`load_model_state`, :func:`read_training_state`) checks it
+first (:mod:`checkpoint_integrity`) and raises
+:class:`~medtl_gui.core.training.checkpoint_integrity.CheckpointError`
+naming a damaged or missing file, never falling back to another
+checkpoint.
 
 Crash safety: a checkpoint is several files, replaced together through a
 small roll-forward journal. Every new file is first written as
@@ -33,30 +41,35 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from medtl_gui.core.project.atomic_files import fsync_directory
-
-#: suffix of a checkpoint file written but not yet moved into place
-TEMP_SUFFIX = ".tmp"
-#: suffix of the JSON record of a committed checkpoint whose files are still being moved into place
-PENDING_SUFFIX = ".pending"
+from medtl_gui.core.training.checkpoint_integrity import (
+    HASHES_KEY,
+    PENDING_SUFFIX,
+    TEMP_SUFFIX,
+    CheckpointError,
+    current_paths,
+    note_unhashed,
+    sha256_bytes,
+    tensor_file_names,
+    verify_checkpoint,
+)
 #: test hook: ``<phase>:<tag>:<n>`` pauses the n-th save of ``tag`` in this process at ``phase``
 #: ("written": temporary files fsynced, nothing committed; "committing": committed, half moved)
 PAUSE_ENV = "MEDTL_TEST_CHECKPOINT_PAUSE"
 _saves_per_tag: dict[str, int] = {}
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _write_tensors_temp(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """Write ``<path>.tmp`` and fsync it (moved into place at commit)."""
+def _write_tensors_temp(tensors: dict[str, torch.Tensor], path: Path) -> str:
+    """Write ``<path>.tmp`` and fsync it (moved into place at commit); returns its SHA-256."""
     temp = path.with_name(path.name + TEMP_SUFFIX)
-    save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(temp))
-    _fsync_file(temp)
+    data = save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()})
+    with open(temp, "wb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+    return sha256_bytes(data)
 
 
 def _write_json_durably(path: Path, record: dict[str, Any]) -> None:
@@ -141,16 +154,34 @@ def save_checkpoint(
     if scheduler is not None:
         record["scheduler"] = scheduler.state_dict()
     record["files"] = sorted(files)
-    for name, tensors in files.items():
-        _write_tensors_temp(tensors, folder / name)
+    record[HASHES_KEY] = {name: _write_tensors_temp(tensors, folder / name) for name, tensors in files.items()}
     _test_pause("written", tag)
     _write_json_durably(folder / f"{tag}.json{PENDING_SUFFIX}", record)  # the commit point
     _move_into_place(folder, tag, record)
 
 
-def _tensor_file_names(tag: str) -> list[str]:
-    """The tensor files a checkpoint ``tag`` may have."""
-    return [f"{tag}.safetensors", f"{tag}.optim.safetensors"]
+def save_model_tensors(folder: Path, tag: str, state: dict[str, torch.Tensor], record: dict[str, Any]) -> None:
+    """Write checkpoint ``tag`` from a model state dict and a JSON record, through the same journal.
+
+    For code that rewrites stored weights (domain adaptation's ``target``
+    and plain-BN checkpoints): an optimiser file ``<tag>.optim.safetensors``
+    the record refers to is kept with its recorded hash; the model file's
+    hash is recorded anew.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    recover_checkpoint(folder, tag)
+    model_file, optim_file = tensor_file_names(tag)
+    old_hashes = record.get(HASHES_KEY) if isinstance(record.get(HASHES_KEY), dict) else {}
+    record = dict(record)
+    files, hashes = [model_file], {}
+    if "optimizer" in record and (folder / optim_file).is_file():
+        files.append(optim_file)
+        if old_hashes.get(optim_file):
+            hashes[optim_file] = old_hashes[optim_file]
+    hashes[model_file] = _write_tensors_temp(state, folder / model_file)
+    record["files"], record[HASHES_KEY] = sorted(files), hashes
+    _write_json_durably(folder / f"{tag}.json{PENDING_SUFFIX}", record)  # the commit point
+    _move_into_place(folder, tag, record)
 
 
 def _move_into_place(folder: Path, tag: str, record: dict[str, Any]) -> None:
@@ -160,7 +191,7 @@ def _move_into_place(folder: Path, tag: str, record: dict[str, Any]) -> None:
         if temp.exists():
             os.replace(temp, folder / name)
             _test_pause("committing", tag)
-    for name in _tensor_file_names(tag):
+    for name in tensor_file_names(tag):
         if name not in record["files"]:
             (folder / name).unlink(missing_ok=True)  # e.g. optimiser state of an older 'last'
     fsync_directory(folder)
@@ -178,7 +209,7 @@ def recover_checkpoint(folder: Path, tag: str) -> str | None:
     if pending.is_file():
         _move_into_place(folder, tag, json.loads(pending.read_text(encoding="utf-8")))
         return f"{tag}: finished the checkpoint save interrupted after its commit"
-    leftovers = [folder / (name + TEMP_SUFFIX) for name in (*_tensor_file_names(tag), f"{tag}.json")]
+    leftovers = [folder / (name + TEMP_SUFFIX) for name in (*tensor_file_names(tag), f"{tag}.json")]
     leftovers += [folder / f"{tag}.json{PENDING_SUFFIX}{TEMP_SUFFIX}"]
     removed = [path for path in leftovers if path.exists()]
     for path in removed:
@@ -221,40 +252,35 @@ class _StateHolder(torch.nn.Module):
         return dict(self._state)
 
 
-def _current_paths(folder: Path, tag: str) -> tuple[Path, dict[str, Path]]:
-    """The record and tensor files of the newest complete checkpoint ``tag`` (read-only view)."""
-    pending = folder / f"{tag}.json{PENDING_SUFFIX}"
-    names = _tensor_file_names(tag)
-    if pending.is_file():  # committed, not yet moved: new files are the .tmp ones still present
-        paths = {}
-        for name in names:
-            temp = folder / (name + TEMP_SUFFIX)
-            paths[name] = temp if temp.is_file() else folder / name
-        return pending, paths
-    return folder / f"{tag}.json", {name: folder / name for name in names}
 
 
 def checkpoint_exists(folder: Path, tag: str) -> bool:
     """Whether a complete checkpoint ``tag`` exists."""
-    record, paths = _current_paths(folder, tag)
+    record, paths = current_paths(folder, tag)
     return record.is_file() and paths[f"{tag}.safetensors"].is_file()
 
 
 def read_checkpoint_record(folder: Path, tag: str) -> dict[str, Any]:
     """The JSON part of a checkpoint."""
-    path, _ = _current_paths(folder, tag)
+    path, _ = current_paths(folder, tag)
     if not path.is_file():
         raise FileNotFoundError(f"{folder / (tag + '.json')}: no '{tag}' checkpoint in this run")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _load_tensors(path: Path, shown: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for damaged files
+        raise CheckpointError(shown, f"its tensors cannot be read ({exc})") from exc
+
+
 def load_model_state(folder: Path, tag: str) -> dict[str, torch.Tensor]:
-    """The model state dict of checkpoint ``tag``."""
-    _, paths = _current_paths(folder, tag)
-    path = paths[f"{tag}.safetensors"]
-    if not path.is_file():
-        raise FileNotFoundError(f"{folder / (tag + '.safetensors')}: no '{tag}' checkpoint in this run")
-    return load_file(str(path), device="cpu")
+    """The model state dict of checkpoint ``tag``, after checking it (:class:`CheckpointError` if unusable)."""
+    name = f"{tag}.safetensors"
+    checked = verify_checkpoint(folder, tag, [name])
+    note_unhashed(checked)
+    return _load_tensors(checked.paths[name], folder / name)
 
 
 @dataclass
@@ -267,13 +293,17 @@ class TrainingState:
 
 
 def read_training_state(folder: Path, tag: str) -> TrainingState:
-    """Read checkpoint ``tag`` (record, model and optimiser tensors) without applying it."""
-    record = read_checkpoint_record(folder, tag)
-    _, paths = _current_paths(folder, tag)
+    """Read checkpoint ``tag`` (record, model and optimiser tensors) without applying it, after checking it all."""
+    checked = verify_checkpoint(folder, tag)
+    note_unhashed(checked)
+    record = checked.record
+    model_file, optim_file = tensor_file_names(tag)
     optimizer_tensors = None
     if "optimizer" in record:
-        optimizer_tensors = load_file(str(paths[f"{tag}.optim.safetensors"]), device="cpu")
-    return TrainingState(record, load_model_state(folder, tag), optimizer_tensors)
+        if optim_file not in checked.paths:
+            raise CheckpointError(folder / f"{tag}.json", f"records optimiser state but no {optim_file}")
+        optimizer_tensors = _load_tensors(checked.paths[optim_file], folder / optim_file)
+    return TrainingState(record, _load_tensors(checked.paths[model_file], folder / model_file), optimizer_tensors)
 
 
 def apply_training_state(state: TrainingState, model: torch.nn.Module, optimizer: torch.optim.Optimizer,

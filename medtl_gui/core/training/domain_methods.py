@@ -31,12 +31,10 @@ a detached probe (a discriminator trained on features it cannot change) as
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from medtl_gui.core.data.labelled_images import DataSplits
@@ -44,7 +42,6 @@ from medtl_gui.core.data.preprocessing import Preprocessing
 from medtl_gui.core.data.target_domain import target_images
 from medtl_gui.core.models.dsbn import SOURCE, TARGET, convert_to_dsbn, plain_state_dict, route_domain
 from medtl_gui.core.models.transfer_model import TransferModel
-from medtl_gui.core.models.weights.manifest import write_json_atomic
 from medtl_gui.core.training import checkpoints
 from medtl_gui.core.training.config import TrainConfig
 from medtl_gui.core.training.device import ExecutionPlan, loader_workers
@@ -64,13 +61,8 @@ DANN_LAMBDA = "dann_lambda"
 
 
 def _save_state(folder: Path, tag: str, state: dict[str, torch.Tensor], record: dict[str, Any]) -> None:
-    """Write a checkpoint ``tag`` (model tensors + JSON record) like ``checkpoints.save_checkpoint``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{tag}.safetensors"
-    temp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(temp))
-    os.replace(temp, path)
-    write_json_atomic(folder / f"{tag}.json", record)
+    """Write a checkpoint ``tag`` (model tensors + JSON record, SHA-256 recorded) through the checkpoint journal."""
+    checkpoints.save_model_tensors(folder, tag, state, record)
 
 
 class DomainAdaptation:
