@@ -6,9 +6,14 @@
   progress bar on stderr. Command-line options override the config file.
   Exit 0 when the run completed or stopped early, 1 when it failed, 130
   when cancelled (Ctrl-C stops cleanly after the current batch).
+  ``--resume DIR`` refuses (exit 2) when the run's ``last`` checkpoint is
+  missing or damaged; ``--resume DIR --restart`` trains it again from its
+  first epoch in the same folder (the earlier attempt is kept aside).
 - ``medtl evaluate DATA --run DIR [--split test] [--json]``: metrics of a
   run's best checkpoint on a split of DATA (another project with the same
-  class names works: external validation).
+  class names works: external validation). Evaluate, predict and export
+  verify the checkpoint's recorded SHA-256 first: a damaged or missing one
+  is an error naming the file (exit 2), never replaced by another.
 - ``medtl predict PROJECT|PATH... --run DIR [--out FILE.csv] [--json]``:
   predictions (a project's are stored as proposals, labels untouched).
 - ``medtl export --run DIR --format torchscript|onnx``: the model plus a
@@ -96,7 +101,11 @@ def register(sub: Any) -> None:
     p.add_argument("--target-data", type=Path, metavar="FILE.npz",
                    help="domain adaptation: its images (every *_images array) are the unlabelled target domain")
     p.add_argument("--run-dir", type=Path, help="folder for this run (default: DATA's runs/<new id>)")
-    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run from its last epoch")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run from its last epoch "
+                   "(refused when its 'last' checkpoint is missing or damaged: see --restart)")
+    p.add_argument("--restart", action="store_true",
+                   help="with --resume: train that run again from its first epoch in the same folder (same config "
+                        "and splits); its earlier checkpoints and metrics are kept in previous-attempt-<time>/")
     p.add_argument("--weights-dir", type=Path, help="weight store folder (default: $MEDTL_WEIGHTS_DIR or user data)")
     p.add_argument("--json", action="store_true", help="print the final report as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -215,6 +224,8 @@ def run_train(args: argparse.Namespace) -> int:
         job = distributed_launch.launch_plan(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    if args.restart:  # the launcher's processes never get --restart: this process sets the attempt aside once
+        _restart(args)
     if wants_segmentation(args):
         if job is not None and not distributed_launch.launched_by_torchrun():
             return launch_segmentation_train(args, job, TRAIN_OPTIONS)
@@ -255,6 +266,19 @@ def run_train(args: argparse.Namespace) -> int:
         keys = [k for k in ("accuracy", "balanced_accuracy", "auc", "f1", "mae") if test.get(k) is not None]
         print("test: " + ", ".join(f"{k} {test[k]:.4f}" for k in keys), file=sys.stderr)
     return {"completed": 0, "early_stopped": 0, "cancelled": 130}.get(result.status, 1)
+
+
+def _restart(args: argparse.Namespace) -> None:
+    """``--resume RUN --restart``: set the run's earlier attempt aside so that it trains again from epoch 1."""
+    from medtl_gui.core.training.run_folder import RunFolder
+
+    if args.resume is None:
+        raise UsageError("--restart needs --resume RUN_DIR: the run to train again from its first epoch")
+    folder = RunFolder.existing(args.resume)
+    aside = folder.set_aside_attempt()
+    if not args.quiet:
+        print(f"restarting {folder.path} from its first epoch; the earlier attempt is kept in {aside.name}/",
+              file=sys.stderr)
 
 
 def _launch_train(args: argparse.Namespace, job) -> int:

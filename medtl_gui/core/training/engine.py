@@ -140,9 +140,13 @@ def train(
 
 
 def resumable_folder(config: TrainConfig, resume_from: str | Path) -> RunFolder:
-    """The interrupted run's folder, after checking that ``config`` may continue it."""
+    """The interrupted run's folder, after checking that ``config`` may continue it and that its ``last``
+    checkpoint verifies (a run that completed epochs but lost or damaged ``last`` refuses to resume)."""
+    from medtl_gui.core.training.checkpoint_integrity import require_resumable
+
     folder = RunFolder.existing(resume_from)
     check_resumable(config, folder)
+    require_resumable(folder.path)
     return folder
 
 

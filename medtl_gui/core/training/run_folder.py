@@ -5,11 +5,13 @@ Layout::
     config.json        exact TrainConfig, resolved settings, seed, package and code
                        versions, data source and the image ids of every split
     metrics.jsonl      one JSON object per epoch
-    checkpoints/       best.* and last.* (see checkpoints.py)
+    checkpoints/       best.* and last.* (see checkpoints.py); each record holds its files' SHA-256,
+                       checked before the weights are used (see checkpoint_integrity.py)
     report.json        written when the run ends (status, best epoch, final metrics)
     scope.json         what the model was trained on (modality, dimensionality, colour, pixel
                        and image sizes; see core.inference.model_scope), written when it starts
     error.log          traceback, only if the run failed
+    previous-attempt-<time>/  what a restart (``train --resume RUN --restart``) set aside
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class RunFolder:
     REPORT = "report.json"
     SCOPE = "scope.json"
     ERROR_LOG = "error.log"
+    PREVIOUS_ATTEMPT = "previous-attempt-"
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -182,6 +185,30 @@ class RunFolder:
     def write_error(self, text: str) -> None:
         """Keep a failed run's traceback."""
         (self.path / self.ERROR_LOG).write_text(text, encoding="utf-8")
+
+    def set_aside_attempt(self) -> Path:
+        """Move this attempt's checkpoints, metrics, report and error log into ``previous-attempt-<UTC time>/``.
+
+        ``medtl train --resume RUN --restart``: the run then starts again
+        from its first epoch in this folder, with the same config and data
+        splits; nothing is deleted. Returns the folder they were moved to.
+        """
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        aside = self.path / f"{self.PREVIOUS_ATTEMPT}{stamp}"
+        for counter in range(1, 1000):
+            if not aside.exists():
+                break
+            aside = self.path / f"{self.PREVIOUS_ATTEMPT}{stamp}-{counter}"
+        (aside / "checkpoints").mkdir(parents=True)
+        if self.checkpoints.is_dir():
+            for path in sorted(self.checkpoints.iterdir()):
+                if path.is_file():
+                    os.replace(path, aside / "checkpoints" / path.name)
+        for name in (self.METRICS, self.REPORT, self.ERROR_LOG):
+            if (self.path / name).is_file():
+                os.replace(self.path / name, aside / name)
+        self.checkpoints.mkdir(exist_ok=True)
+        return aside
 
 
 def environment_record() -> dict[str, Any]:
