@@ -46,13 +46,15 @@ def run_report(args: argparse.Namespace) -> int:
     """Handler of ``medtl report``."""
     from medtl_gui.core.data.errors import DataError
     from medtl_gui.core.reporting import generate_report
+    from medtl_gui.core.reporting.report_data import data_location
 
     def progress(text: str) -> None:
         if not args.json:
             print(text, file=sys.stderr)
 
-    try:
-        result = generate_report(args.run, args.out, data=args.data, split=args.split, identified=args.identified,
+    try:  # the run's own data: found relative to the run (a moved or copied project), said once when elsewhere
+        data = data_location(args.run, args.data, note=lambda text: print(text, file=sys.stderr))
+        result = generate_report(args.run, args.out, data=data, split=args.split, identified=args.identified,
                                  device=args.device, checkpoint=args.checkpoint, progress=progress)
     except DataError as exc:
         raise UsageError(str(exc)) from exc

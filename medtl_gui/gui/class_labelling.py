@@ -9,7 +9,7 @@ history row); there is no Save button. Each change is announced as a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from PySide6.QtCore import QObject, Signal
 
@@ -54,12 +54,16 @@ class ClassLabelling(QObject):
 
     ``edited(image_id, advance)`` after a label change (advance: the user
     expects the next image); ``changed(LabelChange)`` after a user's edit
-    (not after ``restore``); ``message(text)`` for the status bar.
+    (not after ``restore``); ``message(text)`` for the status bar;
+    ``vanished(image_id)`` when the image is no longer in the project
+    (another window or process removed it): nothing is stored then, and the
+    window refreshes its list (``vanished_images.py``).
     """
 
     edited = Signal(int, bool)
     changed = Signal(object)  # LabelChange
     message = Signal(str)
+    vanished = Signal(int)
 
     def __init__(self, panel: LabelPanel, parent: QObject | None = None):
         super().__init__(parent)
@@ -91,12 +95,38 @@ class ClassLabelling(QObject):
         self.show_state()
 
     # -- edits -----------------------------------------------------------------------
+    def _store(self, write: Callable[[], Any]) -> bool:
+        """Run one store write on the image; False (and ``vanished``) when the image is gone meanwhile."""
+        from medtl_gui.core.project import ProjectError
+
+        try:
+            write()
+        except ProjectError:
+            if not self._vanish():
+                raise
+            return False
+        return True
+
+    def _vanish(self) -> bool:
+        """If the image on the keys is no longer in the project: forget it, emit ``vanished``, True."""
+        from medtl_gui.gui.image_loading import image_is_gone
+
+        image_id = self.image_id
+        if image_id is None or not image_is_gone(self.project, image_id):
+            return False
+        self.image_id = None
+        self.panel.show_state("", None, None, enabled=False)
+        self.vanished.emit(image_id)
+        return True
+
     def assign(self, class_name: str | None, advance: bool = True) -> bool:
         """Give the image a class (None clears its label); True when stored."""
         if self.project is None or self.image_id is None:
             return False
         before = self.label_state(self.image_id)
-        self.project.set_label(self.image_id, class_name, origin="human")
+        image_id = self.image_id
+        if not self._store(lambda: self.project.set_label(image_id, class_name, origin="human")):
+            return False
         self.message.emit(f"Labelled {class_name}" if class_name else "Label cleared")
         self._after(advance and class_name is not None, before)
         return True
@@ -114,19 +144,27 @@ class ClassLabelling(QObject):
         if self.project is None or self.image_id is None:
             return False
         before = self.label_state(self.image_id)
-        self.project.set_label(self.image_id, None, origin="human", status=status)
+        image_id = self.image_id
+        if not self._store(lambda: self.project.set_label(image_id, None, origin="human", status=status)):
+            return False
         self.message.emit(f"Marked {status}")
         self._after(True, before)
         return True
 
     def confirm(self) -> bool:
         """Accept the model's suggestion as the label (origin "model-confirmed")."""
-        if self.project is None or self.image_id is None or self.project.proposal(self.image_id) is None:
+        if self.project is None or self.image_id is None:
             self.message.emit("No model suggestion to confirm")
             return False
+        if self.project.proposal(self.image_id) is None:
+            if not self._vanish():
+                self.message.emit("No model suggestion to confirm")
+            return False
         before = self.label_state(self.image_id)
-        record = self.project.confirm_proposal(self.image_id)
-        self.message.emit(f"Confirmed suggestion {record.class_name}")
+        image_id, confirmed = self.image_id, []
+        if not self._store(lambda: confirmed.append(self.project.confirm_proposal(image_id))):
+            return False
+        self.message.emit(f"Confirmed suggestion {confirmed[0].class_name}")
         self._after(True, before)
         return True
 
@@ -161,8 +199,9 @@ class ClassLabelling(QObject):
     def save_note(self, text: str) -> None:
         """Store the note of the image (empty clears it)."""
         if self.project is not None and self.image_id is not None:
-            self.project.set_note(self.image_id, text)
-            self.message.emit("Note saved")
+            image_id = self.image_id
+            if self._store(lambda: self.project.set_note(image_id, text)):
+                self.message.emit("Note saved")
 
     # -- display -----------------------------------------------------------------------
     def show_state(self) -> None:
@@ -170,8 +209,16 @@ class ClassLabelling(QObject):
         if self.project is None or self.image_id is None:
             self.panel.show_state("", None, None, enabled=False)
             return
-        label = self.project.label(self.image_id)
-        proposal = self.project.proposal(self.image_id)
+        from medtl_gui.core.project import ProjectError
+
+        try:
+            label = self.project.label(self.image_id)
+            proposal = self.project.proposal(self.image_id)
+            note = self.project.note(self.image_id)
+        except ProjectError:
+            if not self._vanish():
+                raise
+            return
         text = ""
         if label is not None:
             text = label.class_name or ""
@@ -183,7 +230,7 @@ class ClassLabelling(QObject):
         if proposal is not None:
             prob = (proposal.probabilities or {}).get(proposal.class_name)
             suggestion = proposal.class_name + (f" ({prob:.0%})" if prob is not None else "")
-        self.panel.show_state(text, suggestion, self.project.note(self.image_id))
+        self.panel.show_state(text, suggestion, note)
 
     def _after(self, advance: bool, before: LabelState | None) -> None:
         image_id = self.image_id

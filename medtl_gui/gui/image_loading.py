@@ -16,6 +16,26 @@ if TYPE_CHECKING:  # the readers are imported in the loader thread, not at start
     from medtl_gui.core.imaging import Scan
 
 
+class ItemGone(LookupError):
+    """A load whose subject no longer exists (an image another window or process removed meanwhile)."""
+
+
+def image_is_gone(project: Any, image_id: int | None) -> bool:
+    """True when the project holds no image ``image_id`` (any thread; a closed or busy database counts as not
+    gone: only a definite "no image with id N" does)."""
+    if project is None or image_id is None:
+        return False
+    from medtl_gui.core.project import ProjectError
+
+    try:
+        project.image(int(image_id))
+    except ProjectError:
+        return True
+    except Exception:  # noqa: BLE001 - a closed or busy database is not a removal
+        return False
+    return False
+
+
 @dataclass(frozen=True)
 class DisplayStats:
     """Per-scan numbers the viewer needs: value range and automatic window (cheap to pass, costly to compute)."""
@@ -64,8 +84,14 @@ class LoadedImage:
 
 
 def load_image(project: Any, image_id: int) -> LoadedImage:
-    """Read an image's scan, label masks and mask proposals (``ScanReadError`` for a broken file)."""
-    scan = project.read_image(image_id)
+    """Read an image's scan, label masks and mask proposals (``ScanReadError`` for a broken file,
+    ``ItemGone`` when the image is no longer in the project: another window or process removed it)."""
+    try:
+        scan = project.read_image(image_id)
+    except Exception as exc:  # the row (or the project's copy) went with a removal by another process?
+        if image_is_gone(project, image_id):
+            raise ItemGone(f"image {image_id} is no longer in the project") from exc
+        raise
     loaded = LoadedImage(image_id=int(image_id), scan=scan, stats=display_stats(scan))
     for record in project.mask_records(image_id, kind=None):
         if record.kind == "label":

@@ -44,6 +44,7 @@ from medtl_gui.gui.segmentation.editor import SegmentationEditor
 from medtl_gui.gui.segmentation.mask_saver import MaskSaver
 from medtl_gui.gui.segmentation.seg_panel import SegmentationPanel
 from medtl_gui.gui.training.training_controller import TrainingController
+from medtl_gui.gui.vanished_images import VanishedImages
 from medtl_gui.gui.view_memory import ViewMemory
 from medtl_gui.gui.viewer import ScanViewer
 from medtl_gui.gui.window_actions import WindowActions
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self.training = TrainingController(self)
         self.ranking = RankingController(self)
         self.saliency = SaliencyController(self)
+        self.vanished_images = VanishedImages(self)  # removed by another process: refresh, one status line
 
         self.window_actions = WindowActions(self)
         self.actions_by_name = self.window_actions.actions

@@ -7,6 +7,8 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from medtl_gui.gui.image_loading import ItemGone
+
 #: default memory budget of the cache (decoded volumes can be hundreds of MB each; with the scan on
 #: screen and two loads in flight the application stays well under 2 GB)
 DEFAULT_CACHE_BYTES = 768_000_000
@@ -15,6 +17,7 @@ DEFAULT_CACHE_BYTES = 768_000_000
 class _LoadSignals(QObject):
     finished = Signal(object, object)  # key, value
     failed = Signal(object, str)  # key, message
+    gone = Signal(object)  # key
 
 
 class _LoadTask(QRunnable):
@@ -26,6 +29,8 @@ class _LoadTask(QRunnable):
     def run(self) -> None:  # worker thread
         try:
             value = self.load()
+        except ItemGone:
+            self.signals.gone.emit(self.key)
         except Exception as exc:  # reported to the GUI, never raised in a pool thread
             self.signals.failed.emit(self.key, str(exc) or type(exc).__name__)
         else:
@@ -41,7 +46,8 @@ class ScanLoader(QObject):
 
     ``request(key, load)`` returns at once; ``loaded(key, value)`` or
     ``failed(key, message)`` arrives later on the GUI thread, for the newest
-    request only (a newer request supersedes older ones still loading; their
+    request only (``gone(key)`` instead when the load raised ``ItemGone``, for
+    any key, prefetched ones too) (a newer request supersedes older ones still loading; their
     results are cached all the same). Repeated requests for a key in flight
     are merged; cached values are delivered at once (still through the
     signal, so callers have one path). ``prefetch`` warms the cache for keys
@@ -52,6 +58,7 @@ class ScanLoader(QObject):
 
     loaded = Signal(object, object)
     failed = Signal(object, str)
+    gone = Signal(object)
 
     def __init__(self, parent: QObject | None = None, cache_size: int = 32, threads: int = 2,
                  cache_bytes: int = DEFAULT_CACHE_BYTES):
@@ -66,6 +73,7 @@ class ScanLoader(QObject):
         self._signals = _LoadSignals()
         self._signals.finished.connect(self._on_finished)
         self._signals.failed.connect(self._on_failed)
+        self._signals.gone.connect(self._on_gone)
         self._wanted: object | None = None
 
     def cached(self, key: object) -> object | None:
@@ -132,6 +140,14 @@ class ScanLoader(QObject):
         if key == self._wanted:
             self._wanted = None
             self.loaded.emit(key, value)
+
+    def _on_gone(self, key: object) -> None:
+        if key not in self._in_flight:
+            return
+        self._in_flight.discard(key)
+        if key == self._wanted:
+            self._wanted = None
+        self.gone.emit(key)
 
     def _on_failed(self, key: object, message: str) -> None:
         if key not in self._in_flight:

@@ -8,6 +8,7 @@ target and a way to load the pixels) plus the class names. Sources (an
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from medtl_gui.core.data.errors import DataError
 from medtl_gui.core.data.item_collection import ItemCollection
 
 #: what an item's loader returns: pixels, or an object with ``.pixels`` (and
@@ -30,12 +32,35 @@ class ImageItem:
     (regression). ``load()`` returns a numpy array or a ``Scan``.
     ``content_key``, when the source knows it cheaply, identifies the pixel
     content (a hash) so caches need not load the image to key it.
+    ``available()``, when the source can tell cheaply, says whether the image
+    is still there (a project image another process removed, or whose file
+    was deleted, is not); ``load()`` of such an image raises
+    :class:`ImageVanished`.
     """
 
     id: str
     target: float | int
     load: Callable[[], Pixels]
     content_key: str | None = None
+    available: Callable[[], bool] | None = None
+
+
+class ImageVanished(DataError):
+    """An image listed for a run is no longer there (removed from its project by another process, or its file
+    deleted): the run leaves it out with a warning instead of failing. The text says "cannot read image N"
+    for where it still ends a run (a validation image removed while the run is starting)."""
+
+    def __init__(self, path: str | os.PathLike, image_id: object):
+        self.image_id = str(image_id)
+        super().__init__(path, f"cannot read image {image_id}: it is no longer in the project or its file is "
+                               "gone (removed meanwhile?)")
+
+
+def vanished_message(ids: Sequence[str], where: str = "") -> str:
+    """The run's warning about images left out because they vanished (count and ids)."""
+    shown = ", ".join(map(str, ids[:20])) + (f" and {len(ids) - 20} more" if len(ids) > 20 else "")
+    return (f"{len(ids)} image(s) could not be read and were left out{f' of {where}' if where else ''}: they are "
+            f"no longer in the project or their files are gone (removed meanwhile?): ids {shown}")
 
 
 def pixel_hash(pixels: np.ndarray) -> str:
@@ -68,6 +93,14 @@ class LabelledImages(ItemCollection[ImageItem]):
     def class_counts(self) -> np.ndarray:
         """Number of images per class index."""
         return np.bincount(self.targets(), minlength=len(self.class_names))
+
+    def without_vanished(self) -> tuple["LabelledImages", list[str]]:
+        """These images less those whose ``available()`` says they are gone, and the ids of those."""
+        gone = {i for i, item in enumerate(self._items) if item.available is not None and not item.available()}
+        if not gone:
+            return self, []
+        kept = self.subset([i for i in range(len(self)) if i not in gone], self.name)
+        return kept, [self._items[i].id for i in sorted(gone)]
 
 
 @dataclass

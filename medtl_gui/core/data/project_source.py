@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from medtl_gui.core.data.errors import DataError
-from medtl_gui.core.data.labelled_images import DataSplits, ImageItem, LabelledImages
+from medtl_gui.core.data.labelled_images import DataSplits, ImageItem, ImageVanished, LabelledImages
 
 #: key of ``DataSplits.extra``: notes about the data that the engine shows as run messages
 DATA_MESSAGES_KEY = "messages"
@@ -38,6 +38,27 @@ def _class_name_of(project: Any, record: Any) -> str | None:
     if label is None or getattr(label, "status", None) not in USABLE_STATUSES:
         return None
     return label.class_name
+
+
+def image_available(project: Any, image_id: int) -> bool:
+    """False when the project no longer holds the image (another process removed it) or its file is gone."""
+    image_path = getattr(project, "image_path", None)
+    if image_path is None:
+        return True  # a source that cannot tell
+    try:
+        return Path(image_path(image_id)).exists()
+    except Exception:  # noqa: BLE001 - "no image with id N" (ProjectError), or an id the store no longer knows
+        return False
+
+
+def read_project_image(project: Any, image_id: int) -> Any:
+    """``project.read_image(image_id)``; :class:`ImageVanished` when the image went meanwhile."""
+    try:
+        return project.read_image(image_id)
+    except Exception as exc:
+        if not image_available(project, image_id):
+            raise ImageVanished(project_folder(project), image_id) from exc
+        raise
 
 
 def class_names_of(project: Any) -> list[str]:
@@ -73,8 +94,9 @@ def from_project(project: Any, split: str | tuple[str, ...]) -> LabelledImages:
             ImageItem(
                 id=str(record.id),
                 target=index_of[class_name],
-                load=functools.partial(project.read_image, record.id),
+                load=functools.partial(read_project_image, project, record.id),
                 content_key=f"sha256:{sha}" if sha else None,
+                available=functools.partial(image_available, project, record.id),
             )
         )
     return LabelledImages(items, names, f"{folder.name}:{'+'.join(splits)}")

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from medtl_gui.core.data.augmentation import Augmenter
 from medtl_gui.core.data.errors import DataError
-from medtl_gui.core.data.labelled_images import LabelledImages
+from medtl_gui.core.data.labelled_images import ImageVanished, LabelledImages
 from medtl_gui.core.data.preprocessing import Preprocessing
 
 #: prepared images are cached in memory up to this many bytes per dataset
@@ -29,6 +29,8 @@ def load_prepared(images: LabelledImages, preprocessing: Preprocessing, index: i
     except DataError:
         raise
     except Exception as exc:  # a reader error: say which image
+        if item.available is not None and not item.available():
+            raise ImageVanished(images.name, item.id) from exc
         raise DataError(f"{images.name}#{item.id}", f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -47,12 +49,36 @@ def prepare_all(
     return out
 
 
+def _prepare_available(images: LabelledImages, preprocessing: Preprocessing,
+                       progress: Callable[[int, int], None] | None) -> tuple[torch.Tensor, LabelledImages, list[str]]:
+    """:func:`prepare_all` that leaves out images that vanished: (tensor, the images kept, ids left out)."""
+    size = preprocessing.image_size
+    out = torch.empty((len(images), preprocessing.in_channels, size, size), dtype=torch.float16)
+    kept: list[int] = []
+    for index in range(len(images)):
+        try:
+            out[len(kept)] = load_prepared(images, preprocessing, index)
+        except ImageVanished:
+            pass
+        else:
+            kept.append(index)
+        if progress is not None:
+            progress(index + 1, len(images))
+    if len(kept) == len(images):
+        return out, images, []
+    gone = sorted(set(range(len(images))) - set(kept))
+    return out[:len(kept)].clone(), images.subset(kept, images.name), [images[i].id for i in gone]
+
+
 class ImageTensorDataset(Dataset):
     """(normalised image tensor, target) pairs, with optional augmentation.
 
     ``cache``: "auto" keeps prepared images in memory when they fit
     ``cache_budget_bytes``; True/False force it. Regression targets are
-    float32, class targets int64.
+    float32, class targets int64. With ``skip_vanished`` an image that
+    vanished before it was prepared (removed by another process while the
+    run starts) is left out: ``images`` then holds the others and
+    ``vanished`` the ids left out.
     """
 
     def __init__(
@@ -63,15 +89,19 @@ class ImageTensorDataset(Dataset):
         cache: bool | str = "auto",
         cache_budget_bytes: int = DEFAULT_CACHE_BUDGET_BYTES,
         progress: Callable[[int, int], None] | None = None,
+        skip_vanished: bool = False,
     ):
         self.images = images
+        self.vanished: list[str] = []
         self.preprocessing = preprocessing
         self.augmenter = augmenter if augmenter is not None and not augmenter.is_identity else None
         size = preprocessing.image_size
         n_bytes = len(images) * preprocessing.in_channels * size * size * 2
         use_cache = (n_bytes <= cache_budget_bytes) if cache == "auto" else bool(cache)
-        self.prepared = prepare_all(images, preprocessing, progress) if use_cache else None
-        targets = images.targets()
+        self.prepared = prepare_all(images, preprocessing, progress) if use_cache and not skip_vanished else None
+        if use_cache and skip_vanished:
+            self.prepared, self.images, self.vanished = _prepare_available(images, preprocessing, progress)
+        targets = self.images.targets()
         self.targets = torch.as_tensor(targets)
 
     def __len__(self) -> int:

@@ -65,15 +65,22 @@ class ReportContent:
     project_folder: Path | None = None
 
 
-def data_location(run_dir: str | os.PathLike, data: str | os.PathLike | None) -> str:
-    """The data to evaluate on: ``data`` if given, else the source the run trained on."""
+def data_location(run_dir: str | os.PathLike, data: str | os.PathLike | None,
+                  note: Callable[[str], None] | None = None) -> str:
+    """The data to evaluate on: ``data`` if given, else the data the run trained on, found relative to the run
+    when the run lies in its project (a moved or copied project's own data; see ``run_project.py``).
+    ``note(text)`` hears, once, when that is not where the run says; DataError when it cannot be found."""
     if data is not None:
         return str(data)
-    record = RunFolder.existing(run_dir).read_config()
-    source = record.get("data", {}).get("source")
-    if not source:
-        raise DataError(run_dir, "the run does not record its data source; name the data (--data PROJECT_OR_NPZ)")
-    return str(source)
+    from medtl_gui.core.training.run_project import run_data_source
+
+    found = run_data_source(run_dir, RunFolder.existing(run_dir).read_config())
+    if found.location is None:
+        raise DataError(run_dir, f"{found.note.removeprefix(str(Path(run_dir).resolve()) + ': ')}; "
+                                 "name the data (--data PROJECT_OR_NPZ)")
+    if found.note and note is not None:
+        note(found.note)
+    return found.location
 
 
 def _display_name(location: str, identified: bool) -> str:

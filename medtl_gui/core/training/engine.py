@@ -219,6 +219,8 @@ class TrainingRun:
             self.emit(Message(text, "warning" if "fall" in text else "info"))
         for text in getattr(self.data, "extra", {}).get("messages", ()):  # notes of the data source
             self.emit(Message(text))
+        for text in getattr(self.data, "extra", {}).get("warnings", ()):  # e.g. images removed meanwhile
+            self.emit(Message(text, "warning"))
         s = self.settings
         if s.imbalance != "none" and self.config.imbalance == "auto":
             counts = s.train.class_counts().tolist()
@@ -240,8 +242,11 @@ class TrainingRun:
             return FeatureBatches(splits, prep, c.batch_size, c.seed, balanced, self.model, self.plan,
                                   f"{self.bundle.weights_id}:{c.seed if self.bundle.weights is None else ''}",
                                   cache, progress=lambda text: self.emit(Message(text)))
-        return ddp.image_batches(splits, prep, c.augmentation, c.batch_size,
-                                 loader_workers(c.num_workers, self.plan.device), c.seed, balanced)
+        batches = ddp.image_batches(splits, prep, c.augmentation, c.batch_size,
+                                    loader_workers(c.num_workers, self.plan.device), c.seed, balanced)
+        for text in batches.messages:  # training images removed while they were being read
+            self.emit(Message(text, "warning"))
+        return batches
 
     def _build_runner(self, batches: ImageBatches) -> StepRunner:
         c, s = self.config, self.settings

@@ -14,7 +14,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
 from medtl_gui.core.data.augmentation import Augmenter
-from medtl_gui.core.data.labelled_images import LabelledImages, pixel_hash
+from medtl_gui.core.data.errors import DataError
+from medtl_gui.core.data.labelled_images import LabelledImages, pixel_hash, vanished_message
 from medtl_gui.core.data.preprocessing import Preprocessing
 from medtl_gui.core.data.sampling import balanced_sample_weights
 from medtl_gui.core.data.torch_dataset import ImageTensorDataset
@@ -40,7 +41,11 @@ def _train_loader(dataset, targets: np.ndarray, n_classes: int, batch_size: int,
 
 
 class ImageBatches:
-    """Image datasets for train (augmented), val and test, prepared once and kept in memory."""
+    """Image datasets for train (augmented), val and test, prepared once and kept in memory.
+
+    A training image that vanishes while it is prepared (removed from its project by another process after
+    the run listed it) is left out; ``messages`` then says which (the engine shows them as warnings).
+    """
 
     features_mode = False
 
@@ -53,9 +58,18 @@ class ImageBatches:
         self.balanced = balanced
         augmenter = Augmenter(augmentation)
         self.datasets: dict[str, ImageTensorDataset] = {}
+        self.messages: list[str] = []
         for name, images in splits.items():
             if images is not None and len(images):
-                self.datasets[name] = ImageTensorDataset(images, preprocessing, augmenter if name == "train" else None)
+                dataset = ImageTensorDataset(images, preprocessing, augmenter if name == "train" else None,
+                                             skip_vanished=name == "train")
+                if dataset.vanished:
+                    if not len(dataset.images):
+                        raise DataError(images.name, "every training image is gone (removed from the project "
+                                                     "while the run was starting)")
+                    self.splits = {**self.splits, name: dataset.images}
+                    self.messages.append(vanished_message(dataset.vanished, f"the {name} images"))
+                self.datasets[name] = dataset
 
     def batches_per_epoch(self) -> int:
         """Number of training batches per epoch."""

@@ -124,7 +124,10 @@ class RunFolder:
 
     # ------------------------------------------------------------------ records
     def write_config(self, record: dict[str, Any]) -> None:
-        """Write ``config.json`` (atomically)."""
+        """Write ``config.json`` (atomically); a run inside its project also names it relatively (run_project.py)."""
+        from medtl_gui.core.training.run_project import add_relative_source
+
+        add_relative_source(record, self.path)
         write_json_atomic(self.path / self.CONFIG, record)
 
     def read_config(self) -> dict[str, Any]:

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from medtl_gui.core.data.errors import DataError
-from medtl_gui.core.data.labelled_images import DataSplits, LabelledImages, stratified_split
+from medtl_gui.core.data.labelled_images import (
+    DataSplits,
+    ImageVanished,
+    LabelledImages,
+    stratified_split,
+    vanished_message,
+)
 from medtl_gui.core.data.preprocessing import Preprocessing, select_plane
 from medtl_gui.core.data.sampling import resolve_imbalance_mode
 from medtl_gui.core.models.builder import ModelBundle, build_model
@@ -62,8 +68,14 @@ def detect_in_channels(images: LabelledImages) -> int:
     """3 if the first image is colour, else 1."""
     if len(images) == 0:
         raise DataError(images.name or "training data", "no images")
-    item = images[0]
-    source = item.load()
+    for item in images:  # the first one still there (another process may be removing images)
+        try:
+            source = item.load()
+        except ImageVanished:
+            continue
+        break
+    else:
+        raise DataError(images.name or "training data", "every image is gone (removed meanwhile?)")
     pixels = np.asarray(getattr(source, "pixels", source))
     _, is_colour = select_plane(pixels)
     return 3 if is_colour else 1
@@ -82,11 +94,37 @@ def _monitor(config: TrainConfig, has_val: bool) -> tuple[str, str]:
     return monitor, mode
 
 
+#: key of ``DataSplits.extra``: warnings about the data that the engine shows as run messages
+DATA_WARNINGS_KEY = "warnings"
+
+
+def leave_out_vanished(data: DataSplits) -> list[str]:
+    """Drop the images that are gone (removed from the project by another process, files deleted) from every
+    split of ``data``, in place; returns the warning to show (empty when none went). The run then records
+    only the images it really used."""
+    gone: list[str] = []
+    for name in ("train", "val", "test"):
+        images = getattr(data, name)
+        if images is None:
+            continue
+        kept, vanished = images.without_vanished()
+        if vanished:
+            setattr(data, name, kept if len(kept) or name == "train" else None)
+            gone.extend(vanished)
+    if not gone:
+        return []
+    text = vanished_message(gone)
+    data.extra.setdefault(DATA_WARNINGS_KEY, []).append(text)
+    return [text]
+
+
 def resolve_settings(config: TrainConfig, data: DataSplits) -> ResolvedSettings:
-    """Concrete strategy, sizes, retention, imbalance handling, monitor and splits."""
+    """Concrete strategy, sizes, retention, imbalance handling, monitor and splits (images that are gone are
+    left out first, with a warning in ``data.extra["warnings"]``)."""
     config.validate()
     spec = get_model_spec(config.model)
     strategy = get_strategy(config.strategy)
+    leave_out_vanished(data)
     train = data.train
     if len(train) == 0:
         raise DataError(data.source or "data", "the training split is empty")

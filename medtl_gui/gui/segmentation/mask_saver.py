@@ -35,11 +35,14 @@ class MaskSaver(QObject):
 
     Signals (GUI thread): ``saved(image_id, slice_index)`` after a mask was
     committed (or deleted because it was empty), ``failed(image_id,
-    slice_index, message)`` when the store refused it.
+    slice_index, message)`` when the store refused it, ``vanished(image_id,
+    slice_index)`` instead when the image is no longer in the project (another
+    window or process removed it; the saves of other images go on).
     """
 
     saved = Signal(int, object)
     failed = Signal(int, object, str)
+    vanished = Signal(int, object)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -102,7 +105,12 @@ class MaskSaver(QObject):
             else:
                 request.project.delete_mask(request.image_id, request.slice_index, user=request.user)
         except Exception as exc:  # reported on the GUI thread; the edit stays in the document
-            self._emit(self.failed, request.image_id, request.slice_index, str(exc) or type(exc).__name__)
+            from medtl_gui.gui.image_loading import image_is_gone
+
+            if image_is_gone(request.project, request.image_id):
+                self._emit(self.vanished, request.image_id, request.slice_index)
+            else:
+                self._emit(self.failed, request.image_id, request.slice_index, str(exc) or type(exc).__name__)
         else:
             self.last_write_seconds = time.perf_counter() - started
             self.writes += 1
