@@ -80,5 +80,5 @@ def main(argv: list[str] | None = None) -> int:
         # a *.medtl file (file association) opens the project folder it lies in
         window.open_project(project.parent if project.is_file() else project)
     elif args.demo:
-        window.open_demo_project(demo_project_dir())
+        window.files.open_demo_project(demo_project_dir())
     return app.exec()

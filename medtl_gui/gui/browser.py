@@ -13,9 +13,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListView,
     QStackedWidget,
@@ -25,6 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from medtl_gui.gui.background import BackgroundJob
+from medtl_gui.gui.elided_combo import ElidedComboBox
+from medtl_gui.gui.browser_columns import FittedColumns
 from medtl_gui.gui.browser_filter import ImageFilterProxy
 from medtl_gui.gui.browser_model import (
     ALL,
@@ -44,20 +44,21 @@ from medtl_gui.gui.browser_model import (
     load_rows,
     sorted_rows,
 )
-from medtl_gui.gui.review.label_next import LABEL_NEXT, LABEL_NEXT_COLUMN, LABEL_NEXT_SORT_TEXT
+from medtl_gui.gui.review.label_next import LABEL_NEXT, LABEL_NEXT_COLUMN
 from medtl_gui.gui.text_field import TextField
 from medtl_gui.gui.thumbnail_delegate import CELL, ThumbnailDelegate
 from medtl_gui.gui.thumbnails import ThumbnailCache
 
-#: initial column widths of the table, pixels (the user can drag them)
-COLUMN_WIDTHS: tuple[int, ...] = (190, 70, 48, 64, 90, 44, 80)
-
-#: sort choices of the sort box: (text, model column; -1 = order of addition)
+#: sort choices of the sort box: (text, model column; -1 = order of addition); short, for a narrow browser
 SORT_CHOICES: tuple[tuple[str, int], ...] = (
-    ("Sort: file name", 0), ("Sort: label", 1), ("Sort: split", 2), ("Sort: modality", 3),
-    ("Sort: patient", 4), ("Sort: has mask", 5), ("Sort: suggestion", 6), ("Sort: order added", -1),
-    (LABEL_NEXT_SORT_TEXT, LABEL_NEXT_COLUMN),
+    ("Sort: name", 0), ("Sort: label", 1), ("Sort: split", 2), ("Sort: modality", 3),
+    ("Sort: patient", 4), ("Sort: mask", 5), ("Sort: suggestion", 6), ("Sort: added", -1),
+    ("Sort: label next", LABEL_NEXT_COLUMN),
 )
+#: the sort box's tool tip per choice (the box may show its text elided)
+SORT_TIPS: tuple[str, ...] = (
+    "file name", "class label", "split (train, val, test)", "modality", "patient", "has a mask or not",
+    "the model's suggestion", "the order the images were added", "the stored ranking of images to label next")
 
 
 class ImageBrowser(QWidget):
@@ -95,13 +96,9 @@ class ImageBrowser(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        # fixed widths: ResizeToContents would ask every row for its text on each change (slow at 10,000 rows)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate(COLUMN_WIDTHS):
-            self.table.setColumnWidth(column, width)
-        header.sortIndicatorChanged.connect(self._on_header_sort)
+        # Image fills what Label leaves (fixed widths: ResizeToContents would ask every row for its text)
+        self.columns = FittedColumns(self.table)
+        self.table.horizontalHeader().sortIndicatorChanged.connect(self._on_header_sort)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
 
@@ -122,12 +119,14 @@ class ImageBrowser(QWidget):
         self.views.addWidget(self.table)
         self.views.addWidget(self.grid)
 
-        self.filter_box = QComboBox()
+        self.filter_box = ElidedComboBox(min_characters=6)
         self.filter_box.setToolTip("Show only some images")
         self.filter_box.currentTextChanged.connect(self._on_filter)
-        self.sort_box = QComboBox()
-        for text, column in SORT_CHOICES:
+        self.sort_box = ElidedComboBox(min_characters=6)
+        self.sort_box.setToolTip("Order of the list (or click a column's header)")
+        for (text, column), tip in zip(SORT_CHOICES, SORT_TIPS):
             self.sort_box.addItem(text, column)
+            self.sort_box.setItemData(self.sort_box.count() - 1, f"Sort by {tip}", Qt.ItemDataRole.ToolTipRole)
         self.sort_box.activated.connect(lambda _i: self.sort_by(int(self.sort_box.currentData())))
         self.search = TextField()
         self.search.setPlaceholderText("Search file, patient, series, note")
@@ -137,8 +136,8 @@ class ImageBrowser(QWidget):
         self.counts.setWordWrap(True)
         self.counts.setObjectName("browser-counts")
         top = QHBoxLayout()
-        top.addWidget(self.filter_box, 1)
-        top.addWidget(self.sort_box)
+        top.addWidget(self.filter_box, 1)  # the two share the row (each elides its text when it must)
+        top.addWidget(self.sort_box, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
@@ -323,6 +322,7 @@ class ImageBrowser(QWidget):
     def _fill_filters(self, class_names: list[str], splits: list[str]) -> None:
         keep = self.filter_box.currentText() or ALL
         self._class_names, self._splits = list(class_names), list(splits)
+        self.columns.set_label_texts(class_names)
         items = [ALL, UNLABELLED, UNCERTAIN, HAS_MASK, NO_MASK, DISAGREES, LABEL_NEXT]
         items += [CLASS_PREFIX + c for c in class_names] + [SPLIT_PREFIX + s for s in splits]
         if self._listed_text:

@@ -3,7 +3,8 @@
 It wires widgets to the project store and keeps the GUI thread free: scans
 and masks are decoded by the ``ScanLoader`` pool, masks are saved by the
 ``MaskSaver`` thread, imports run as ``BackgroundJob``s. Menus, toolbar and
-keys live in ``window_actions.py``; labelling in ``class_labelling.py``;
+keys live in ``window_actions.py``; File ▸ New/Open/Recent/Import in
+``project_files.py``; labelling in ``class_labelling.py``;
 mask editing in ``segmentation/``; background training, the run monitor and
 run history in ``training/`` (``TrainingController``).
 """
@@ -17,7 +18,6 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -26,17 +26,16 @@ from PySide6.QtWidgets import (
 
 from medtl_gui import __version__
 from medtl_gui.gui.app_settings import AppSettings, app_settings_store, set_show_identifying, show_identifying
-from medtl_gui.gui.background import BackgroundJob
 from medtl_gui.gui.browser import ImageBrowser
 from medtl_gui.gui.browser_model import ROW_ROLE
 from medtl_gui.gui.class_labelling import ClassLabelling
-from medtl_gui.gui.dialogs.import_summary import ImportSummaryDialog
 from medtl_gui.gui.edit_timeline import EditTimeline
 from medtl_gui.gui.image_loading import LoadedImage, load_image
 from medtl_gui.gui.job_runner import JobRunner
 from medtl_gui.gui.label_panel import LabelPanel
 from medtl_gui.gui.label_styles import styled_seg_labels
 from medtl_gui.gui.metadata_panel import MetadataPanel
+from medtl_gui.gui.project_files import ProjectFiles
 from medtl_gui.gui.review.rank_job import RankingController
 from medtl_gui.gui.review.saliency_job import SaliencyController
 from medtl_gui.gui.scan_loader import ScanLoader
@@ -50,8 +49,6 @@ from medtl_gui.gui.viewer import ScanViewer
 from medtl_gui.gui.window_actions import WindowActions
 from medtl_gui.gui.window_layout import DEFAULT_SIZE, WindowLayout, central_area
 
-#: how many recent projects File ▸ Recent projects keeps
-RECENT_LIMIT = 10
 #: neighbours of the image on screen are decoded ahead; those with more frames (slices) than this
 #: (volumes: hundreds of MB each, twice that while decoding) only one at a time, the nearest, once
 #: the image on screen has loaded
@@ -76,7 +73,8 @@ class MainWindow(QMainWindow):
         self.settings: QSettings = app_settings_store()
         self.preferences = AppSettings.load(self.settings)
         self.jobs = JobRunner(self)
-        self.last_import_summary: ImportSummaryDialog | None = None
+        self.files = ProjectFiles(self)  # File ▸ New, Open, Open demo, Recent, Import
+        self.last_import_summary: Any = None  # the ImportSummaryDialog shown last
 
         self.loader = ScanLoader(self)
         self.loader.loaded.connect(self._on_image_loaded)
@@ -146,7 +144,7 @@ class MainWindow(QMainWindow):
         self.toolbar = self.window_actions.build_toolbar()
         self.edit_timeline.state_changed.connect(self._sync_edit_actions)
         self.viewer.presets_changed.connect(self.window_actions.set_presets)
-        self._fill_recent()
+        self.files.fill_recent()
         self._sync_edit_actions()
         self.window_layout = WindowLayout(self)
         self.window_layout.restore()  # geometry, docks, splitter, brush radius of the last session
@@ -165,47 +163,13 @@ class MainWindow(QMainWindow):
         self._set_project(project)
         return True
 
-    def new_project(self) -> None:
-        """File ▸ New project: an empty folder becomes a project."""
-        from medtl_gui.core.project import Project
-
-        # a folder that does not exist yet is created (with its parents); an existing one must be empty
-        folder, _ = QFileDialog.getSaveFileName(self, "New project: name a new folder (or pick an empty one)",
-                                                str(Path.home() / "MedTL project"),
-                                                options=QFileDialog.Option.DontConfirmOverwrite)
-        if folder:
-            try:
-                self._set_project(Project.create(Path(folder)))
-            except Exception as exc:  # shown to the user: the folder is not usable
-                QMessageBox.critical(self, "Cannot create project", f"{folder}: {exc}")
-
-    def open_default_demo(self) -> None:
-        """File ▸ Open demo project."""
-        from medtl_gui.gui.app import demo_project_dir
-
-        self.open_demo_project(demo_project_dir())
-
-    def open_demo_project(self, folder: Path) -> None:
-        """Open the demo project, generating it in the background on first use."""
-        if (folder / "project.sqlite").exists():
-            self.open_project(folder)
-            return
-        from medtl_gui.core.project.demo import create_demo_project
-
-        def make(progress: object = None, cancel: object = None) -> Path:
-            create_demo_project(folder).close()
-            return folder
-
-        self.statusBar().showMessage(f"Creating the demo project in {folder} …")
-        self.jobs.run(BackgroundJob(make), "Creating demo project", on_success=self.open_project)
-
     def _set_project(self, project: Any) -> None:
         self._close_project()
         self.edit_timeline.clear()
         self.project = project
         self.current_id = self.shown_id = None
         self._project_serial += 1
-        self._remember_recent(Path(project.folder))
+        self.files.remember_recent(Path(project.folder))
         self.setWindowTitle(f"MedTL {__version__} — {project.name}")
         self.editor.set_project(project)
         self.labelling.set_project(project)
@@ -443,58 +407,14 @@ class MainWindow(QMainWindow):
 
         self.about_box = show_about(self)
 
-    # ----------------------------------------------------------------- import
+    # ------------------------------------------------------- import, recent (ProjectFiles)
     def import_paths(self, paths: list[str]) -> None:
         """Import files/folders in the background; a summary with skipped files follows."""
-        if self.project is None or not paths:
-            return
-        from medtl_gui.core.project import import_sources
+        self.files.import_paths(paths)
 
-        job = BackgroundJob(import_sources, self.project, [Path(p) for p in paths])
-        self.jobs.run(job, "Importing", on_success=self._on_import_done)
-
-    def _on_import_done(self, report: Any) -> None:
-        self.labelling.reload_classes()
-        self.window_actions.set_classes(self.labelling.classes)
-        self._load_seg_labels()
-
-        def summarise() -> None:
-            dialog = ImportSummaryDialog(report, self)
-            dialog.open()
-            self.last_import_summary = dialog
-
-        self.refresh_browser(then=summarise)
-
-    def choose_project(self) -> None:
-        """File ▸ Open project: pick a project folder."""
-        folder = QFileDialog.getExistingDirectory(self, "Open MedTL project folder")
-        if folder:
-            self.open_project(Path(folder))
-
-    def choose_import_files(self) -> None:
-        """File ▸ Import files: scans, a CSV of paths and labels, or a MedMNIST .npz."""
-        files, _ = QFileDialog.getOpenFileNames(self, "Import scans, a CSV or a .npz")
-        self.import_paths(files)
-
-    def choose_import_folder(self) -> None:
-        """File ▸ Import folder: class sub-folders, DICOM series, image + mask pairs."""
-        folder = QFileDialog.getExistingDirectory(self, "Import a folder (class sub-folders, DICOM, image+mask pairs)")
-        if folder:
-            self.import_paths([folder])
-
-    # ----------------------------------------------------------------- recent
     def recent_projects(self) -> list[str]:
         """Recently opened project folders, newest first."""
-        value = self.settings.value("recent_projects", [])
-        return [value] if isinstance(value, str) else list(value or [])
-
-    def _remember_recent(self, folder: Path) -> None:
-        recent = [str(folder)] + [p for p in self.recent_projects() if p != str(folder)]
-        self.settings.setValue("recent_projects", recent[:RECENT_LIMIT])
-        self._fill_recent()
-
-    def _fill_recent(self) -> None:
-        self.window_actions.set_recent(self.recent_projects(), lambda p: self.open_project(Path(p)))
+        return self.files.recent_projects()
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.window_layout.save()

@@ -45,12 +45,12 @@ class WindowActions:
         w = window
         add = self._add
         # File
-        add("new_project", "&New project…", w.new_project, "Ctrl+N", "new")
-        add("open_project", "&Open project…", w.choose_project, "Ctrl+O", "open")
-        add("open_demo", "Open &demo project", w.open_default_demo, "Ctrl+Shift+D", "demo")
-        add("import_files", "&Import files…", w.choose_import_files, "Ctrl+I", "import",
+        add("new_project", "&New project…", w.files.new_project, "Ctrl+N", "new")
+        add("open_project", "&Open project…", w.files.choose_project, "Ctrl+O", "open")
+        add("open_demo", "Open &demo project", w.files.open_default_demo, "Ctrl+Shift+D", "demo")
+        add("import_files", "&Import files…", w.files.choose_import_files, "Ctrl+I", "import",
             tip="Import scans, a CSV of paths and labels, or a MedMNIST .npz")
-        add("import_folder", "Import &folder…", w.choose_import_folder, "Ctrl+Shift+I",
+        add("import_folder", "Import &folder…", w.files.choose_import_folder, "Ctrl+Shift+I",
             tip="Import a folder: class sub-folders, DICOM series, image + mask pairs")
         add("settings", "&Settings…", w.edit_settings, "Ctrl+,", "settings")
         add("quit", "&Quit", w.close, "Ctrl+Q", "quit")

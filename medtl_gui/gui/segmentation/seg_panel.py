@@ -8,7 +8,6 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -24,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medtl_gui.gui.elided_combo import ElidedComboBox
+from medtl_gui.gui.flow_layout import FlowLayout
 from medtl_gui.gui.segmentation.editor import TOOLS, SegmentationEditor
 from medtl_gui.gui.segmentation.overlay import FALLBACK_COLORS, PROPOSAL_COLOR
 from medtl_gui.gui.segmentation.painting import MAX_BRUSH_RADIUS
@@ -52,8 +53,7 @@ class SegmentationPanel(QWidget):
         super().__init__(parent)
         self.editor = editor
         overlay = editor.overlay
-        tools = QHBoxLayout()
-        tools.setSpacing(2)
+        tools = FlowLayout(spacing=2)  # wraps onto a second line in a narrow dock
         self.tool_buttons: dict[str, QToolButton] = {}
         for name in TOOLS:
             button = QToolButton()
@@ -64,18 +64,23 @@ class SegmentationPanel(QWidget):
             tools.addWidget(button)
             self.tool_buttons[name] = button
         tools.addSpacing(8)
+        history = QWidget()  # undo and redo wrap onto the next line together
+        history_row = QHBoxLayout(history)
+        history_row.setContentsMargins(0, 0, 0, 0)
+        history_row.setSpacing(2)
         for action in history_actions:
             button = QToolButton()
             button.setDefaultAction(action)
             button.setAutoRaise(True)
             button.setIconSize(QSize(22, 22))
-            tools.addWidget(button)
-        tools.addStretch(1)
+            history_row.addWidget(button)
+        tools.addWidget(history)
 
-        self.label_box = QComboBox()
+        self.label_box = ElidedComboBox(min_characters=6)
         self.label_box.setToolTip("Label painted by brush, fill, polygon and lasso")
         self.label_box.currentIndexChanged.connect(self._on_label_chosen)
-        edit_labels = QPushButton("Edit…")
+        edit_labels = QToolButton()
+        edit_labels.setText("Edit…")
         edit_labels.setToolTip("Add, rename and recolour segmentation labels")
         edit_labels.clicked.connect(self.edit_labels_requested)
         label_row = QHBoxLayout()
@@ -96,6 +101,8 @@ class SegmentationPanel(QWidget):
         self.tolerance_box.valueChanged.connect(lambda v: setattr(editor, "fill_tolerance", float(v)))
         paint = QGroupBox("Paint")
         form = QFormLayout(paint)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a field too wide goes under its label
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Label", label_row)
         form.addRow("Brush radius", self.radius_box)
         form.addRow("Fill tolerance", self.tolerance_box)
@@ -151,6 +158,7 @@ class SegmentationPanel(QWidget):
 
         self.save_state = QLabel("")
         self.save_state.setObjectName("save-state")
+        self.save_state.setWordWrap(True)
         bottom = QHBoxLayout()
         bottom.addWidget(self.save_state, 1)
         bottom.addWidget(self.clear_button)

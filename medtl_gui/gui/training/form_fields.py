@@ -1,15 +1,27 @@
-"""Small factories for the training panel's form fields (combo boxes and spin boxes with tips)."""
+"""Small factories for the training panel's form fields (combo boxes and spin boxes with tips) and its forms,
+made to fit the dock column (290 px at 1280x720): combo boxes ask for a few characters and elide the rest,
+forms put a field that does not fit beside its label under it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox
+
+from medtl_gui.gui.elided_combo import ElidedComboBox
 
 
-def combo(items: list[tuple[str, Any]], tip: str = "") -> QComboBox:
-    """A combo box of ``(text, data)`` items."""
-    box = QComboBox()
+def compact_form() -> QFormLayout:
+    """A form whose fields grow with the panel and wrap under their label when the panel is narrow."""
+    form = QFormLayout()
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    return form
+
+
+def combo(items: list[tuple[str, Any]] = (), tip: str = "") -> QComboBox:
+    """A combo box of ``(text, data)`` items that fits a narrow panel (``ElidedComboBox``)."""
+    box = ElidedComboBox()
     for text, data in items:
         box.addItem(text, data)
     box.setToolTip(tip)

@@ -19,8 +19,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
-    QComboBox,
-    QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -40,6 +39,7 @@ from medtl_gui.core.training.segmentation_config import SEGMENTATION_STRATEGIES
 from medtl_gui.core.training.strategies import list_strategies
 from medtl_gui.gui.training.augmentation_preview import AugmentationPreview
 from medtl_gui.gui.training.form_fields import combo as _combo
+from medtl_gui.gui.training.form_fields import compact_form
 from medtl_gui.gui.training.form_fields import dspin as _dspin
 from medtl_gui.gui.training.form_fields import select as _select
 from medtl_gui.gui.training.form_fields import spin as _spin
@@ -86,8 +86,8 @@ class TrainingPanel(QWidget):
         for i, p in enumerate(PRESETS, start=1):
             self.preset.setItemData(i, p.description, Qt.ItemDataRole.ToolTipRole)
         self.task = _combo([(title, name) for name, title in TASK_TITLES.items()], "What the model learns")
-        self.model = QComboBox()
-        self.weights = QComboBox()
+        self.model = _combo()
+        self.weights = _combo()
         self.weights.setToolTip("Pretrained starting weights from the offline weight store")
         self.weights_reason = QLabel("")
         self.weights_reason.setObjectName("weights-reason")
@@ -95,7 +95,7 @@ class TrainingPanel(QWidget):
         self.weights_reason.setStyleSheet("color: #9aa0a6; font-size: 8pt;")
         self.import_button = QPushButton("Import weights…")
         self.import_button.clicked.connect(self.import_weights_requested)
-        self.strategy = QComboBox()
+        self.strategy = _combo()
         self.stages = _spin(0, 8, "Fine-tune last N: how many backbone stages below the head train")
         self.unfreeze_every = _spin(1, 50, "Gradual unfreezing: epochs between unfreezing one more stage")
         self.retention = _combo(list(RETENTION_CHOICES), "Keep the network near its pretrained knowledge: "
@@ -135,7 +135,7 @@ class TrainingPanel(QWidget):
             self.imbalance.setItemData(i, text, Qt.ItemDataRole.ToolTipRole)
         self.val_fraction = _dspin(0.05, 0.5, 2, 0.05, "Share of the training images held out for validation "
                                    "when the project has no validation split")
-        self.device = QComboBox()
+        self.device = _combo()
         self.device.setEditable(True)
         self.device.addItems(device_choices())
         self.device.setToolTip("auto: a GPU when there is one, else the CPU; or cpu, cuda:N")
@@ -159,39 +159,35 @@ class TrainingPanel(QWidget):
         self.apply_preset("balanced")
 
     def _layout(self) -> None:
-        what = QFormLayout()
+        what = compact_form()
         what.addRow("Preset", self.preset)
         what.addRow("Task", self.task)
         what.addRow("Model", self.model)
         what.addRow("Pretrained", self.weights)
-        reason = QHBoxLayout()
-        reason.addWidget(self.weights_reason, 1)
-        reason.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignTop)
-        what.addRow(reason)
-        how = QFormLayout()
+        what.addRow(self.weights_reason)  # the whole row: beside the button it wrapped every two words
+        what.addRow(self.import_button)
+        how = compact_form()
         how.addRow("Strategy", self.strategy)
         how.addRow("Stages to train", self.stages)
         how.addRow("Unfreeze every", self.unfreeze_every)
         how.addRow("Retention", self.retention)
-        alpha_beta = QHBoxLayout()
-        alpha_beta.addWidget(QLabel("α"))
-        alpha_beta.addWidget(self.alpha, 1)
-        alpha_beta.addWidget(QLabel("β"))
-        alpha_beta.addWidget(self.beta, 1)
-        how.addRow("Loss weights", alpha_beta)
+        how.addRow("Loss weight α", self.alpha)  # one row each: side by side they outgrow the dock column
+        how.addRow("Loss weight β", self.beta)
         how.addRow("Learning rate", self.lr)
         how.addRow("Layer-wise factor", self.lr_decay)
         how.addRow("Domain adaptation", self.domain_adaptation)
-        data = QFormLayout()
+        data = compact_form()
         data.addRow("Epochs", self.epochs)
         data.addRow("Time budget", self.time_budget)
         data.addRow("Batch size", self.batch_size)
         data.addRow("Image size", self.image_size)
         data.addRow("Patches per image", self.patches)
         data.addRow("Foreground share", self.foreground)
-        seg_input = QHBoxLayout()
-        for widget in (self.colour_channel, self.contrast, QLabel("scale"), self.input_scale):
-            seg_input.addWidget(widget)
+        seg_input = QGridLayout()  # two by two: fits the dock column
+        for i, widget in enumerate((self.colour_channel, self.contrast, QLabel("scale"), self.input_scale)):
+            seg_input.addWidget(widget, i // 2, i % 2)
+        for box in (self.colour_channel, self.contrast):
+            box.setMinimumContentsLength(5)
         data.addRow("Input", seg_input)
         self._seg_input = seg_input
         self._data_form = data
