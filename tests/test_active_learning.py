@@ -220,6 +220,8 @@ def test_projects_from_schema_2_gain_the_ranking_table(ranked_project) -> None:
     conn.close()
     with Project.open(folder) as project:
         conn = project.database.connection()
+        assert conn.execute("SELECT COUNT(*) FROM review_ranking").fetchone()[0] == 0  # read before migrating
+        project.set_meta("touched", "1")  # the first write migrates (reading never does)
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
         assert conn.execute("SELECT COUNT(*) FROM review_ranking").fetchone()[0] == 0
         assert not [p for p in project.check_integrity() if "review_ranking" in p]

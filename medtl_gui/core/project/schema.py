@@ -210,8 +210,10 @@ def _add_history_chain(conn: sqlite3.Connection) -> None:
     """
     from medtl_gui.core.project.history_chain import seal_unchained_rows
 
+    has_column = any(row[1] == "chain_hash" for row in conn.execute("PRAGMA main.table_info(history)"))
     for statement in _split_statements(SCHEMA_V4_HISTORY_CHAIN):
-        conn.execute(statement)
+        if not (has_column and statement.startswith("ALTER TABLE")):
+            conn.execute(statement.replace("CREATE TRIGGER history_chain", "CREATE TRIGGER IF NOT EXISTS history_chain"))
     seal_unchained_rows(conn)
 
 
