@@ -8,11 +8,19 @@ this file only assembles them and turns errors into exit codes:
 - 1: the job ran but failed (e.g. training diverged)
 - 2: bad input (unreadable scan, missing project, invalid arguments),
      reported as one line on stderr, never a traceback.
+
+A full disk is one line too (exit 1): the project store undoes what the
+failed operation wrote and says what was not written. Output piped into a
+reader that stops early (``medtl info P | head -3``) ends quietly with
+exit 141 (128 + SIGPIPE, what other tools give), as the Python
+documentation recommends for ``BrokenPipeError``: stdout is pointed at
+``os.devnull`` so the interpreter's last flush cannot fail again.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from medtl_gui import __version__
@@ -44,16 +52,54 @@ def main(argv: list[str] | None = None) -> int:
     limit_openmp_spinning()  # before anything imports torch: the same thread behaviour as the GUI's training
     from medtl_gui.core.imaging.errors import ScanReadError
 
+    from medtl_gui.core.project.disk_space import is_disk_full
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
     except (ScanReadError, UsageError, FileNotFoundError, NotADirectoryError) as exc:
+        if is_disk_full(exc):
+            return _disk_full(args.command, exc)
         print(f"medtl {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"medtl {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if is_disk_full(exc):
+            return _disk_full(args.command, exc)
+        raise
+
+
+def _disk_full(command: str, exc: BaseException) -> int:
+    """One line for a full disk; project errors already name the project and what was not written."""
+    from medtl_gui.core.project.disk_space import DiskFullError
+
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, DiskFullError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        text = str(cause)
+    else:
+        where = getattr(exc, "filename", None)
+        text = f"{where}: the disk is full ({exc})" if where else f"the disk is full ({exc})"
+    print(f"medtl {command}: error: {' '.join(text.split())}", file=sys.stderr)
+    return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device (the reader of the pipe is gone)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

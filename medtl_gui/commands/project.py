@@ -130,7 +130,12 @@ def run_import(args: argparse.Namespace) -> int:
     missing = [s for s in args.sources if not Path(s).expanduser().exists()]
     if missing:
         raise UsageError(f"source does not exist: {', '.join(missing)}")
-    class_names = [c.strip() for c in args.class_names.split(",")] if args.class_names else None
+    from medtl_gui.core.project.import_plans import checked_class_names
+
+    try:  # refused before the project is created or anything is written
+        class_names = checked_class_names(args.class_names.split(",")) if args.class_names is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--class-names: {exc}") from exc
     progress = _ProgressLine(sys.stderr)
     try:
         with Project.open_or_create(args.project) as project:
@@ -208,8 +213,18 @@ def run_remove(args: argparse.Namespace) -> int:
     """Handler of ``medtl remove``."""
     from medtl_gui.core.project import ProjectError
 
+    from medtl_gui.core.project import Project
+    from medtl_gui.core.project.disk_space import is_disk_full
+    from medtl_gui.core.project.removal import free_space_for_removal
+
     ids = _parse_ids(args.ids)
-    with _open(args.project) as project:
+    try:
+        opened = Project.open(args.project)
+    except ProjectError as exc:  # a disk too full to open the project: free what the removal frees, then open
+        if not is_disk_full(exc) or not free_space_for_removal(args.project, ids):
+            raise UsageError(str(exc)) from exc
+        opened = _open(args.project)
+    with opened as project:
         try:
             removed = project.remove_images(ids)
         except ProjectError as exc:
@@ -262,7 +277,7 @@ def run_check(args: argparse.Namespace) -> int:
     with _open(args.project) as project:
         try:
             report = project.check(repair=args.repair, verify_image_hashes=args.verify_images)
-        except (sqlite3.DatabaseError, ProjectError) as exc:  # e.g. the database went away under the check
+        except (sqlite3.DatabaseError, UnicodeDecodeError, ProjectError) as exc:  # e.g. the file went away
             raise UsageError(f"{project.folder}: the check could not finish: {exc}") from exc
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from medtl_gui.core.project.file_names import display_name
 from medtl_gui.gui.review.label_next import LABEL_NEXT_COLUMN, label_next_key, review_ranks
 
 COLUMNS: tuple[str, ...] = ("Image", "Label", "Split", "Modality", "Patient", "Mask", "Suggestion")
@@ -89,7 +90,7 @@ _SEPARATORS = os.sep + (os.altsep or "")
 def browser_row(record: Any, colors: dict[str, str], suggestion: str = "",
                 confidence: float | None = None, review_rank: int | None = None) -> BrowserRow:
     """The browser's view of one ``ImageRecord``."""
-    name = _file_name(str(record.path))
+    name = display_name(_file_name(str(record.path)))  # an RLO, a newline or undecodable bytes shown escaped
     if record.kind == "dicom-series":
         name = f"{name} [series, {record.n_frames} slices]"
     elif record.n_frames > 1:

@@ -88,6 +88,7 @@ class ProjectDatabase:
     def _connect(self) -> sqlite3.Connection:
         if self.read_only:
             return self._connect_read_only()
+        conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(
                 self.path,
@@ -100,7 +101,11 @@ class ProjectDatabase:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             register_hash_function(conn)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            if conn is not None:
+                conn.close()  # a half-opened connection would keep its lock
+            if is_disk_full(exc, self.path.parent):
+                raise DiskFullError(self.path.parent, f"the disk is full: the project cannot be opened ({exc})") from exc
             raise DatabaseDamagedError(self.path, f"cannot open the project database: {exc}") from exc
         return conn
 

@@ -50,7 +50,8 @@ def is_disk_full(exc: BaseException | None, folder: str | os.PathLike[str] | Non
                 return True
             if folder is not None and "disk I/O error" in str(exc) and _no_space_left(folder):
                 return True
-        if isinstance(exc, ProjectError) and _FULL_TEXT in exc.reason:
+        if isinstance(exc, ProjectError) and (_FULL_TEXT in exc.reason or (
+                "disk I/O error" in exc.reason and _no_space_left(exc.path))):
             return True
         exc = exc.__cause__ or exc.__context__
     return False

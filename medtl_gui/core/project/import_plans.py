@@ -24,7 +24,9 @@ image happens in ``importing.py``.
 from __future__ import annotations
 
 import csv
+import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +130,11 @@ def plan_class_folders(source: Path, subdirs: list[Path], *, limit: int | None =
     for folder in subdirs:
         files = _visible_files(folder)
         if not files:
+            nested = _visible_subdirs(folder)
+            if nested:  # an empty folder drops nothing; one holding only folders drops what is in them
+                plan.skipped.append((str(folder), "class folder holds only sub-folder(s) ("
+                                                  + ", ".join(d.name for d in nested[:3])
+                                                  + "); images in sub-folders of a class folder are not imported"))
             continue
         plan.declared_classes.append(folder.name)
         for file in files:
@@ -238,6 +245,10 @@ def plan_csv(csv_path: Path, *, limit: int | None = None) -> ImportPlan:
             continue
         raw_path = row[columns["path"]].strip()
         label = _cell(row, columns["label"])
+        if _breaks_line(label):
+            plan.skipped.append((where, f"row {line_number}: label {label!r} contains a line break"
+                                        " (a label must be one line; the row was not imported)"))
+            continue
         split_text = _cell(row, columns["split"]).lower()
         if not raw_path:
             plan.skipped.append((where, f"row {line_number}: empty path"))
@@ -345,7 +356,7 @@ def plan_npz(npz_path: Path, *, class_names: list[str] | None = None, limit: int
 # -- helpers ---------------------------------------------------------------------------
 def _csv_rows(text: str, dialect: Any, plan: ImportPlan, csv_path: Path) -> list[tuple[int, list[str]]]:
     """``(line number, cells)`` of every parsable row; unparsable rows are recorded as skipped."""
-    reader = csv.reader(text.splitlines(), dialect)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)  # quoted line breaks stay in their cell
     rows: list[tuple[int, list[str]]] = []
     while True:
         line_before = reader.line_num
@@ -359,6 +370,31 @@ def _csv_rows(text: str, dialect: Any, plan: ImportPlan, csv_path: Path) -> list
                 return rows
             continue
         rows.append((reader.line_num, row))
+
+
+def checked_class_names(names: Sequence[str] | None) -> list[str] | None:
+    """Class names given by the user (``--class-names a,b``), stripped; ``ValueError`` (one line) for an
+    empty name, a duplicate or a name with a line break, so nothing is written with them."""
+    if names is None:
+        return None
+    cleaned = [str(name).strip() for name in names]
+    for position, name in enumerate(cleaned, start=1):
+        if not name:
+            raise ValueError(f"empty class name at position {position} of {len(cleaned)}"
+                             " (give one name per label value, e.g. normal,pneumonia)")
+        if _breaks_line(name):
+            raise ValueError(f"class name {name!r} contains a line break")
+        if name in cleaned[:position - 1]:
+            raise ValueError(f"duplicate class name {name!r} (each label value needs its own name)")
+    return cleaned
+
+
+def _breaks_line(text: str) -> bool:
+    """True when ``text`` holds a line break or another control character."""
+    return any(ch in _LINE_BREAKS or (ord(ch) < 32 and ch != "\t") for ch in text)
+
+
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 def _cell(row: list[str], index: int) -> str:

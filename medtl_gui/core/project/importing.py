@@ -19,6 +19,14 @@ settings: stratified by class, grouped by patient / case / image, seeded);
 splits the source gives (a CSV ``split`` column, an ``.npz``'s
 ``train_``/``val_``/``test_`` arrays) and those set by hand are kept. The
 report's ``splits`` holds the counts per split and class afterwards.
+
+Odd names and a full disk: any file name the OS gives is imported (stored
+without loss, see ``file_names.py``) or skipped with a reason, and shown
+escaped in the summary. A full disk is not a per-file problem: it stops the
+import with one ``DiskFullError`` saying how many images were committed
+before; files this import wrote for images it did not commit (copies,
+PNGs out of an ``.npz``) are removed, and so they are after any other error
+that stops an import.
 """
 
 from __future__ import annotations
@@ -36,14 +44,17 @@ import numpy as np
 
 from medtl_gui.core.imaging.errors import ScanReadError
 from medtl_gui.core.project.atomic_files import atomic_write_bytes, sha256_bytes, sha256_file
+from medtl_gui.core.project.disk_space import DiskFullError, is_disk_full, remove_written
+from medtl_gui.core.project.file_names import display_name, to_stored
 from medtl_gui.core.project.history import current_user, record_history, utc_now
-from medtl_gui.core.project.import_plans import ImportItem, ImportPlan, plan_source
+from medtl_gui.core.project.import_plans import ImportItem, ImportPlan, checked_class_names, plan_source
 from medtl_gui.core.project.split_planning import SplitSettings
 from medtl_gui.core.project.split_summary import SplitSummary
 from medtl_gui.core.project.ingest import (
     IMAGES_DIR,
     PreparedImage,
     copy_into_project,
+    copy_target,
     file_identity,
     find_identity,
     hash_series,
@@ -95,11 +106,11 @@ class ImportReport:
                  f" {self.duplicates} duplicates, {len(self.skipped)} skipped in {self.seconds:.1f} s"
                  + (" - CANCELLED" if self.cancelled else "")]
         if self.classes_created:
-            lines.append("new classes: " + ", ".join(self.classes_created))
+            lines.append("new classes: " + ", ".join(display_name(c) for c in self.classes_created))
         if self.seg_labels_created:
             lines.append("new segmentation labels: " + ", ".join(self.seg_labels_created))
-        lines.extend(f"skipped {path}: {reason}" for path, reason in self.skipped)
-        lines.extend(f"warning: {w}" for w in self.warnings)
+        lines.extend(f"skipped {display_name(path)}: {display_name(reason)}" for path, reason in self.skipped)
+        lines.extend(f"warning: {display_name(w)}" for w in self.warnings)
         if self.splits is not None:
             lines.append(self.splits.headline())
             lines.append(self.splits.table())
@@ -152,6 +163,7 @@ def import_sources(
     committed); a ``SplitSettings`` uses those; False leaves them unassigned.
     """
     started = time.monotonic()
+    class_names = checked_class_names(class_names)  # ValueError before anything is written
     report = ImportReport()
     writer = _BatchWriter(project, report, user=user or current_user(), domain=domain,
                           sources=[str(s) for s in sources], batch_size=batch_size)
@@ -161,13 +173,40 @@ def import_sources(
         if not source.exists():
             report.skipped.append((str(raw), "source does not exist"))
             continue
-        plan = plan_source(source.resolve(), class_names=list(class_names) if class_names else None,
-                           limit=limit, seg_label_name=seg_label_name)
+        plan = plan_source(source.resolve(), class_names=class_names, limit=limit, seg_label_name=seg_label_name)
         plans.append(plan)
         report.sources.append((str(source), plan.kind))
         report.skipped.extend(plan.skipped)
         report.warnings.extend(plan.warnings)
     total = sum(len(plan.items) for plan in plans)
+    try:
+        _import_plans(project, plans, total, copy=bool(copy), writer=writer, report=report, progress=progress,
+                      cancel=cancel)
+    except BaseException as exc:
+        writer.discard_uncommitted()
+        if is_disk_full(exc, project.folder):
+            raise DiskFullError(project.folder, f"the disk is full: {report.imported} image(s) were imported before"
+                                                f" it filled up, the other {total - report.imported} of this import"
+                                                " were not (the copies made for them were removed); free space and"
+                                                " import again (images already imported are skipped)") from exc
+        raise
+    if splits is not False:
+        settings = splits if isinstance(splits, SplitSettings) else None
+        try:
+            report.splits = project.apply_split_settings(settings, user=writer.user, origin="import")
+        except DiskFullError as exc:
+            raise DiskFullError(project.folder, f"the disk is full: all {report.imported} image(s) were imported"
+                                                " but no split was assigned to them; free space, then assign splits"
+                                                " (medtl split, or Edit > Splits...)") from exc
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _import_plans(
+    project: "Project", plans: list[ImportPlan], total: int, *, copy: bool, writer: "_BatchWriter",
+    report: ImportReport, progress: ProgressCallback | None, cancel: threading.Event | None,
+) -> None:
+    """Read, validate and commit every planned image (batches as they fill, the rest at the end)."""
     done = 0
     if progress:
         progress(0, total, "")
@@ -178,19 +217,14 @@ def import_sources(
             if cancel is not None and cancel.is_set():
                 report.cancelled = True
                 break
-            _import_item(project, plan, item, copy=bool(copy), writer=writer, report=report, twins=twins)
+            _import_item(project, plan, item, copy=copy, writer=writer, report=report, twins=twins)
             done += 1
             if progress:
-                progress(done, total, item.display)
+                progress(done, total, display_name(item.display))
         _warn_pixel_twins(plan, twins, report)
         if report.cancelled:
             break
     writer.flush()
-    if splits is not False:
-        settings = splits if isinstance(splits, SplitSettings) else None
-        report.splits = project.apply_split_settings(settings, user=writer.user, origin="import")
-    report.seconds = time.monotonic() - started
-    return report
 
 
 def _prepare(
@@ -211,7 +245,8 @@ def _prepare(
         if inside is not None:
             prepared = replace(prepared, path=inside, copied=True)
         elif copy:
-            prepared = copy_into_project(prepared, project.folder, item.files)
+            writer.written.append(project.folder / copy_target(prepared, item.files))  # before: a failed copy
+            prepared = copy_into_project(prepared, project.folder, item.files)  # may leave a series half-copied
     if item.patient_id:
         prepared = replace(prepared, patient_id=item.patient_id)
     plane = prepared.shape[1:3] if prepared.n_frames > 1 else prepared.shape[:2]
@@ -248,7 +283,9 @@ def _import_item(
         else:
             report.skipped.append((item.display, exc.reason))
         return
-    except Exception as exc:  # one bad file must never abort a large import
+    except Exception as exc:  # one bad file must never abort a large import (a full disk does: see above)
+        if is_disk_full(exc, project.folder):
+            raise
         report.skipped.append((item.display, f"{type(exc).__name__}: {exc}"))
         return
     if plan.kind == "npz":
@@ -272,6 +309,7 @@ def _prepare_array_image(project: "Project", plan: ImportPlan, item: ImportItem,
     data = buffer.getvalue()
     folder = f"{IMAGES_DIR}/{safe_file_name(plan.source.stem)}-{plan.npz_sha256[:8]}"
     relative = f"{folder}/{item.split or 'all'}_{item.array.index:05d}.png"
+    writer.written.append(project.folder / relative)
     atomic_write_bytes(project.folder / relative, data)
     return PreparedImage(
         path=relative, copied=True, sha256=sha256_bytes(data), identity=identity, kind="raster",
@@ -326,6 +364,23 @@ class _BatchWriter:
         self.pending: list[_PendingImage] = []
         self.classes_to_declare: list[str] = []
         self.seen: set[str] = set()
+        self.written: list[Path] = []  # files written for images not committed yet
+
+    def discard_uncommitted(self) -> None:
+        """After a failure: delete the files written for images that were not committed (never a file a
+        committed image, of this import or another importer's, refers to)."""
+        written, self.written, self.pending = self.written, [], []
+        if not written:
+            return
+        try:
+            conn = self.project.database.connection()
+            used = {row[0] for row in conn.execute(
+                f"SELECT path FROM images WHERE copied = 1 AND path IN ({','.join('?' * len(written))})",
+                [to_stored(p.relative_to(self.project.folder).as_posix()) for p in written])}
+        except Exception:  # the database is unusable too: what this import wrote is still its own
+            used = set()
+        remove_written([p for p in written if to_stored(p.relative_to(self.project.folder).as_posix()) not in used],
+                       self.project.folder)
 
     def declare(self, plan: ImportPlan) -> None:
         """Classes of a plan, created (in order) with the next commit."""
@@ -396,6 +451,7 @@ class _BatchWriter:
                 if item.fov is not None:
                     project._stage_mask(conn, image_id, "fov", item.fov, None, origin="import", user=user)
         # committed: only now does the report count them
+        self.written = []
         report.batch_id = batch_id
         report.imported += len(ids)
         report.image_ids.extend(ids)

@@ -111,15 +111,21 @@ def copy_into_project(prepared: PreparedImage, project_folder: Path, files: list
     Names start with the content hash, so a re-import after a crash rewrites the
     same file instead of leaving a second copy.
     """
-    prefix = prepared.sha256[:12]
+    relative = copy_target(prepared, files)
     if len(files) == 1 and prepared.kind != "dicom-series":
-        relative = f"{IMAGES_DIR}/{prefix}_{safe_file_name(files[0].name)}"
         atomic_copy_file(files[0], project_folder / relative)
     else:
-        relative = f"{IMAGES_DIR}/{prefix}_series"
         for index, file in enumerate(sorted(files)):
             atomic_copy_file(file, project_folder / relative / f"{index:05d}_{safe_file_name(file.name)}")
     return replace(prepared, path=relative, copied=True)
+
+
+def copy_target(prepared: PreparedImage, files: list[Path]) -> str:
+    """Where ``copy_into_project`` puts a file (or a series' folder), relative to the project."""
+    prefix = prepared.sha256[:12]
+    if len(files) == 1 and prepared.kind != "dicom-series":
+        return f"{IMAGES_DIR}/{prefix}_{safe_file_name(files[0].name)}"
+    return f"{IMAGES_DIR}/{prefix}_series"
 
 
 def relative_to_project(path: Path, project_folder: Path) -> str | None:

@@ -34,6 +34,7 @@ from medtl_gui.core.project.atomic_files import (
     sha256_file,
 )
 from medtl_gui.core.project.database import ProjectDatabase
+from medtl_gui.core.project.disk_space import DiskFullError, is_disk_full
 from medtl_gui.core.project.errors import ProjectError
 from medtl_gui.core.project.history import record_history, utc_now
 from medtl_gui.core.project.records import MaskRecord
@@ -221,7 +222,13 @@ class MaskStore(ProjectStoreBase):
         ).fetchone()
         final = self.folder / relative
         pending = _pending_path(final, digest)
-        atomic_write_bytes(pending, data)
+        try:
+            atomic_write_bytes(pending, data)  # removes its temporary file when it fails
+        except OSError as exc:
+            if is_disk_full(exc, self.folder):
+                raise DiskFullError(self.folder, f"the disk is full: the {kind} mask of image {image_id}"
+                                                 " was not saved") from exc
+            raise
         now = utc_now()
         conn.execute(
             "INSERT INTO masks (image_id, kind, slice_index, path, sha256, origin, user, run_id, updated_at)"
