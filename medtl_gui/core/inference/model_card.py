@@ -27,7 +27,9 @@ def _weights_source(record: dict[str, Any]) -> str:
     weights = record.get("weights")
     if not weights:
         return "random initialisation (trained from scratch on the training data below)"
-    return f"{weights.get('name')} ({weights.get('source')}; licence: {weights.get('licence')}; " \
+    provenance = {"verified": "verified published file", "local": "made in this weight store"}.get(
+        weights.get("verification"), "unverified: user-supplied, origin not checked")  # also runs that recorded no state
+    return f"{weights.get('name')} ({weights.get('source')}; {provenance}; licence: {weights.get('licence')}; " \
            f"sha256 {str(weights.get('sha256', ''))[:16]}...)"
 
 

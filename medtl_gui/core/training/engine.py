@@ -181,7 +181,8 @@ def _config_record(config: TrainConfig, data: DataSplits, settings: ResolvedSett
                   "stages": bundle.model.stage_names()},
         "weights": None if weights is None else {
             "name": weights.entry.name, "sha256": weights.sha256, "source": weights.entry.source,
-            "licence": weights.entry.licence, "file": Path(weights.entry.file).name},
+            "licence": weights.entry.licence, "file": Path(weights.entry.file).name,
+            "verification": weights.entry.verification},
         "preprocessing": asdict(prep) | {"fingerprint": prep.fingerprint()},
         "data": {
             "source": data.source,

@@ -229,7 +229,8 @@ def _config_record(config: TrainConfig, data: SegmentationSplits, settings: Segm
                   "stages": bundle.model.stage_names()},
         "weights": None if weights is None else {
             "name": weights.entry.name, "sha256": weights.sha256, "source": weights.entry.source,
-            "licence": weights.entry.licence, "file": Path(weights.entry.file).name},
+            "licence": weights.entry.licence, "file": Path(weights.entry.file).name,
+            "verification": weights.entry.verification},
         "preprocessing": input_spec.to_json() | {"patch_size": settings.image_size},
         "data": {
             "source": data.source,

@@ -115,17 +115,27 @@ def weight_choices(store: Any, model: str, task: str) -> list[WeightChoice]:
         return choices
     if spec.weights is not None:
         present = any(e.name == spec.weights.name for e in entries)
+        spoofed = any(e.name == spec.weights.name and getattr(e, "verification", "verified") == "mismatch"
+                      for e in entries)
         reason = (f"{spec.weights.source}; {spec.weights.licence}" if present
                   else store.missing_message(architecture, spec.weights.name))
-        choices.append(WeightChoice("imagenet", f"ImageNet ({spec.weights.name})" + ("" if present else " — missing"),
-                                    present, reason))
+        if spoofed:
+            reason = (f"The store's {spec.weights.name} is not torchvision's published file (its SHA-256 does not "
+                      "match): it will not be used. Remove it and import the published file.")
+        choices.append(WeightChoice("imagenet", f"ImageNet ({spec.weights.name})" + (
+            " — unverified, refused" if spoofed else "" if present else " — missing"), present and not spoofed,
+            reason))
     imagenet_name = spec.weights.name if spec.weights is not None else None
     for entry in sorted(entries, key=lambda e: (e.architecture != architecture, e.name)):
         if entry.name == imagenet_name:
             continue
         if entry.architecture == architecture:
-            choices.append(WeightChoice(entry.name, f"{entry.name} — {entry.source}", True,
-                                        f"{entry.source}; licence: {entry.licence}"))
+            state = getattr(entry, "verification", "verified")
+            flag = {"unverified": " (unverified)", "mismatch": " (unverified, refused)"}.get(state, "")
+            note = {"unverified": "Unverified: a user-supplied file; nothing proves what it was trained on. ",
+                    "mismatch": "Refused: it claims to be a published file but its SHA-256 does not match. "}
+            choices.append(WeightChoice(entry.name, f"{entry.name} — {entry.source}{flag}", state != "mismatch",
+                                        f"{note.get(state, '')}{entry.source}; licence: {entry.licence}"))
         else:
             choices.append(WeightChoice(entry.name, f"{entry.name} ({entry.architecture})", False,
                                         f"These weights are for {entry.architecture}, not {architecture}: "
