@@ -7,6 +7,12 @@ finding. Inputs are mutated seeds (real DICOM files from pydicom's test data
 and ``../shared/data/dicom``, generated PNG/JPEG/TIFF/GIF/BMP/NIfTI/NRRD/MHA
 files, hostile CSV lists and ``.npz`` archives); see
 ``medtl_gui/core/imaging/fuzzing`` and ``medtl_gui/core/project/import_fuzzing.py``.
+Target ``check-database``: ``medtl check`` (and ``--repair``) on copies of a
+tiny project whose ``project.sqlite`` got random byte flips or a truncation
+(``medtl_gui/core/project/database_fuzzing.py``); it must never raise and
+never write to a damaged database:
+
+    .venv/bin/python benchmarks/bench_fuzz.py --targets check-database --per-target 1000 --jobs 1
 
     .venv/bin/python benchmarks/bench_fuzz.py --per-target 10000 --jobs 2
 
@@ -33,6 +39,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from medtl_gui.core.imaging.fuzzing.campaigns import reader_campaigns  # noqa: E402
 from medtl_gui.core.imaging.fuzzing.runner import CampaignResult, FuzzCampaign, run_campaign  # noqa: E402
 from medtl_gui.core.project.import_fuzzing import import_campaigns  # noqa: E402
+from medtl_gui.core.project.database_fuzzing import database_campaigns  # noqa: E402
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
@@ -54,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")  # pydicom warns about every malformed value the mutators write
 
     shared = SHARED_DATA if SHARED_DATA.is_dir() else None
-    campaigns: list[FuzzCampaign] = reader_campaigns(shared) + import_campaigns(shared)
+    campaigns: list[FuzzCampaign] = reader_campaigns(shared) + import_campaigns(shared) + database_campaigns()
     if args.targets:
         campaigns = [c for c in campaigns if c.name in args.targets]
     findings_dir = args.findings_dir or Path(tempfile.mkdtemp(prefix="medtl-fuzz-findings-"))

@@ -207,8 +207,11 @@ def _find_problems(project: "Project", verify_image_hashes: bool) -> list[Integr
         try:
             problems += section()
         except Exception as exc:  # a damaged database can make any query or decoding fail: report it in words
-            problems.append(IntegrityProblem(
-                "check-failed", f"could not check {what}: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"))
+            text = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            if what == "the database" or isinstance(exc, (sqlite3.DatabaseError, UnicodeDecodeError)):
+                problems.append(IntegrityProblem("database-corrupt", f"database damaged: reading {what} failed: {text}"))
+            else:
+                problems.append(IntegrityProblem("check-failed", f"could not check {what}: {text}"))
     return problems
 
 
@@ -222,7 +225,7 @@ def _sqlite_check(conn: sqlite3.Connection) -> list[str]:
     for pragma in ("quick_check(50)", "integrity_check(50)"):
         try:
             lines = [str(row[0]) for row in conn.execute(f"PRAGMA {pragma}")]
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # damaged text in its report: damaged too
             return [f"the file cannot be read ({exc})"]
         if lines != ["ok"]:
             return lines

@@ -190,7 +190,7 @@ class Project(LabelStore, MaskStore, SplitStore, ExportLog, ImageRemoval):
                     (root / sub).mkdir(exist_ok=True)
                 write_project_marker(root)  # projects made before the marker existed get it on first open
                 remove_stale_partials(root / IMAGES_DIR)  # copies of imports that crashed
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # the error text may quote damaged bytes
             db.close()
             raise DatabaseDamagedError(root / DATABASE_NAME, f"not a readable project database: {exc}") from exc
         except BaseException:

@@ -78,7 +78,7 @@ def rebuild_project(source: str | Path, target: str | Path) -> RebuildReport:
         raise ProjectError(target, "folder is not empty: give a new or empty folder for the rebuilt project")
     try:
         old = sqlite3.connect(f"file:{quote(str(database))}?mode=ro", uri=True)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         raise ProjectError(database, f"cannot be read at all: {exc}") from exc
     report = RebuildReport(str(source), str(target))
     try:
@@ -104,16 +104,16 @@ def _readable_rows(conn: sqlite3.Connection, table: str, columns: tuple[str, ...
     try:
         yield from conn.execute(select + " ORDER BY rowid").fetchall()
         return
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, UnicodeDecodeError):
         pass
     try:
         high = conn.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()[0] or 0
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, UnicodeDecodeError):
         high = 100_000  # the table's b-tree is unreadable at its root: probe a bounded range
     for rowid in range(1, int(high) + 1):
         try:
             row = conn.execute(select + " AND rowid = ?", (rowid,)).fetchone()
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, UnicodeDecodeError):
             report.skipped[table] = report.skipped.get(table, 0) + 1
             continue
         if row is not None:
