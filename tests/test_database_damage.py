@@ -263,3 +263,29 @@ def test_project_on_read_only_storage_opens_for_viewing(tmp_path: Path, capsys) 
     finally:
         for path in [folder, *folder.rglob("*")]:
             path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_storage_that_cannot_be_written_opens_read_only_in_cli_and_gui(tmp_path: Path, monkeypatch, capsys,
+                                                                        qtbot, isolated_settings) -> None:
+    """What ``os.access`` reports on a read-only mount (root ignores chmod, so it is simulated here)."""
+    import medtl_gui.core.project.project as project_module
+
+    folder = make_small_project(tmp_path, 2)
+    monkeypatch.setattr(project_module, "storage_is_writable", lambda root: False)
+    assert main(["info", str(folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["read_only"] is True
+    assert main(["domain", str(folder), "target", "--ids", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "read-only" in err and str(folder) in err
+
+    from medtl_gui.gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    assert win.open_project(folder)
+    assert win.read_only_label.isVisible() and "Read-only" in win.read_only_label.text()
+    assert not win.actions_by_name["edit_classes"].isEnabled()
+    assert not win.actions_by_name["import_files"].isEnabled()
+    assert win.project.read_only
+    win.close()

@@ -18,6 +18,7 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QLabel,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -148,6 +149,9 @@ class MainWindow(QMainWindow):
         self._sync_edit_actions()
         self.window_layout = WindowLayout(self)
         self.window_layout.restore()  # geometry, docks, splitter, brush radius of the last session
+        self.read_only_label = QLabel()  # "Read-only: ..." while a project on read-only storage is open
+        self.read_only_label.setVisible(False)
+        self.statusBar().addPermanentWidget(self.read_only_label)
         self.statusBar().showMessage("Open a project (File ▸ Open) or the demo project (File ▸ Open demo project)")
 
     # ------------------------------------------------------------ projects
@@ -177,7 +181,23 @@ class MainWindow(QMainWindow):
         self._load_seg_labels()
         self.browser.set_project(project)
         self.training.set_project(project)
+        self._show_read_only(bool(getattr(project, "read_only", False)))
         self.refresh_browser(then=self._on_first_rows)
+
+    #: actions that change the project: disabled while it is open read-only
+    READ_ONLY_DISABLED = ("import_files", "import_folder", "edit_classes", "edit_seg_labels", "edit_splits",
+                          "remove_image", "remove_shown", "clear_label", "uncertain", "skip", "confirm", "note",
+                          "accept_mask", "clear_slice", "start_training", "apply_model", "rank_unlabelled")
+
+    def _show_read_only(self, read_only: bool) -> None:
+        """A read-only project (read-only storage): edit actions off, and a status-bar line that says so."""
+        for name in self.READ_ONLY_DISABLED:
+            if name in self.actions_by_name:
+                self.actions_by_name[name].setEnabled(not read_only)
+        if read_only:
+            self.read_only_label.setText("Read-only: viewing only, editing is disabled (the project's storage "
+                                         "cannot be written)")
+        self.read_only_label.setVisible(read_only)
 
     def _on_first_rows(self) -> None:
         if self.browser.current_image_id() is None:
