@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medtl_gui.core.project.file_names import display_name
 from medtl_gui.gui.dialogs.splits_dialog import fill_split_table, table_cell
 
 
@@ -73,9 +74,9 @@ class ImportSummaryDialog(QDialog):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for row, (path, reason) in enumerate(report.skipped):
-            self.skipped_table.setItem(row, 0, QTableWidgetItem(str(path)))
-            self.skipped_table.setItem(row, 1, QTableWidgetItem(str(reason)))
-            self.skipped_table.item(row, 1).setToolTip(str(reason))
+            self.skipped_table.setItem(row, 0, QTableWidgetItem(display_name(path)))  # RLO, bytes: escaped
+            self.skipped_table.setItem(row, 1, QTableWidgetItem(display_name(reason)))
+            self.skipped_table.item(row, 1).setToolTip(display_name(reason))
         self.skipped_table.setWordWrap(True)
         self.skipped_table.resizeColumnToContents(0)
         self.skipped_table.setColumnWidth(0, min(self.skipped_table.columnWidth(0), 380))
