@@ -104,8 +104,10 @@ class SegmentationPanel(QWidget):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a field too wide goes under its label
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Label", label_row)
-        form.addRow("Brush radius", self.radius_box)
-        form.addRow("Fill tolerance", self.tolerance_box)
+        for text, field in (("Radius", self.radius_box), ("Tolerance", self.tolerance_box)):  # short: room for
+            caption = QLabel(text)  # the label's name in the narrow dock; the tips say what they are
+            caption.setToolTip(field.toolTip())
+            form.addRow(caption, field)
 
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)

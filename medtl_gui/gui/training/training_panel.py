@@ -19,13 +19,9 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QStyle,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -39,11 +35,11 @@ from medtl_gui.core.training.segmentation_config import SEGMENTATION_STRATEGIES
 from medtl_gui.core.training.strategies import list_strategies
 from medtl_gui.gui.training.augmentation_preview import AugmentationPreview
 from medtl_gui.gui.training.form_fields import combo as _combo
-from medtl_gui.gui.training.form_fields import compact_form
 from medtl_gui.gui.training.form_fields import dspin as _dspin
 from medtl_gui.gui.training.form_fields import select as _select
 from medtl_gui.gui.training.form_fields import spin as _spin
 from medtl_gui.gui.training.domain_adaptation_box import DomainAdaptationBox
+from medtl_gui.gui.training.panel_layout import lay_out
 from medtl_gui.gui.training.panel_memory import CUSTOM, load_project_settings, remember_settings, restore_settings
 from medtl_gui.gui.training.training_setup import (
     GUI_VALIDATION_SAMPLES,
@@ -159,56 +155,7 @@ class TrainingPanel(QWidget):
         self.apply_preset("balanced")
 
     def _layout(self) -> None:
-        what = compact_form()
-        what.addRow("Preset", self.preset)
-        what.addRow("Task", self.task)
-        what.addRow("Model", self.model)
-        what.addRow("Pretrained", self.weights)
-        what.addRow(self.weights_reason)  # the whole row: beside the button it wrapped every two words
-        what.addRow(self.import_button)
-        how = compact_form()
-        how.addRow("Strategy", self.strategy)
-        how.addRow("Stages to train", self.stages)
-        how.addRow("Unfreeze every", self.unfreeze_every)
-        how.addRow("Retention", self.retention)
-        how.addRow("Loss weight α", self.alpha)  # one row each: side by side they outgrow the dock column
-        how.addRow("Loss weight β", self.beta)
-        how.addRow("Learning rate", self.lr)
-        how.addRow("Layer-wise factor", self.lr_decay)
-        how.addRow("Domain adaptation", self.domain_adaptation)
-        data = compact_form()
-        data.addRow("Epochs", self.epochs)
-        data.addRow("Time budget", self.time_budget)
-        data.addRow("Batch size", self.batch_size)
-        data.addRow("Image size", self.image_size)
-        data.addRow("Patches per image", self.patches)
-        data.addRow("Foreground share", self.foreground)
-        seg_input = QGridLayout()  # two by two: fits the dock column
-        for i, widget in enumerate((self.colour_channel, self.contrast, QLabel("scale"), self.input_scale)):
-            seg_input.addWidget(widget, i // 2, i % 2)
-        for box in (self.colour_channel, self.contrast):
-            box.setMinimumContentsLength(5)
-        data.addRow("Input", seg_input)
-        self._seg_input = seg_input
-        self._data_form = data
-        augmentation = QHBoxLayout()
-        augmentation.addWidget(self.augmentation, 1)
-        augmentation.addWidget(self.preview_button)
-        data.addRow("Augmentation", augmentation)
-        data.addRow(self.preview)
-        data.addRow("Class balancing", self.imbalance)
-        data.addRow("Validation split", self.val_fraction)
-        data.addRow("Device", self.device)
-        data.addRow("Seed", self.seed)
-        layout = QVBoxLayout(self)
-        for title, form in (("Model", what), ("Transfer learning", how), ("Data and run", data)):
-            box = QGroupBox(title)
-            box.setLayout(form)
-            layout.addWidget(box)
-        layout.addWidget(self.data_line)
-        layout.addWidget(self.problems_label)
-        layout.addWidget(self.start_button)
-        layout.addStretch(1)
+        lay_out(self)  # panel_layout: forms that fit the dock column
 
     def _connect(self) -> None:
         self.preset.activated.connect(lambda _i: self.apply_preset(self.preset.currentData()))
