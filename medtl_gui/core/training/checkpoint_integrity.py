@@ -157,9 +157,9 @@ def _check_files(folder: Path, tag: str, record: dict[str, Any], paths: dict[str
         path = paths[name]
         if not path.is_file():
             epoch = record.get("epoch")
-            saved = f" (saved after epoch {int(epoch) + 1})" if isinstance(epoch, int) else ""
-            raise MissingCheckpointError(folder / name, f"missing (checkpoint '{tag}'{saved}); no other checkpoint "
-                                         "is used in its place")
+            saved = f", saved after epoch {int(epoch) + 1}" if isinstance(epoch, int) else ""
+            raise MissingCheckpointError(folder / name, f"the file is missing (checkpoint '{tag}'{saved}); no "
+                                         "other checkpoint is used in its place")
         expected = hashes.get(name)
         if expected:
             try:
