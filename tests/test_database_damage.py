@@ -268,7 +268,7 @@ def test_project_on_read_only_storage_opens_for_viewing(tmp_path: Path, capsys) 
 def test_storage_that_cannot_be_written_opens_read_only_in_cli_and_gui(tmp_path: Path, monkeypatch, capsys,
                                                                         qtbot, isolated_settings) -> None:
     """What ``os.access`` reports on a read-only mount (root ignores chmod, so it is simulated here)."""
-    import medtl_gui.core.project.project as project_module
+    import medtl_gui.core.project.project as project_module  # its open path asks storage_is_writable
 
     folder = make_small_project(tmp_path, 2)
     monkeypatch.setattr(project_module, "storage_is_writable", lambda root: False)

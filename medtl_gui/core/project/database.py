@@ -229,3 +229,10 @@ class ProjectDatabase:
     def in_write(self) -> bool:
         """True while this thread is inside ``write()``."""
         return self._state.depth > 0
+
+
+def storage_is_writable(root: Path) -> bool:
+    """Can this process write the project folder and its database (``os.access``; False on a read-only mount)?"""
+    import os
+
+    return os.access(root, os.W_OK | os.X_OK) and os.access(root / "project.sqlite", os.W_OK)

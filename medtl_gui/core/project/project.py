@@ -17,7 +17,6 @@ durability.
 from __future__ import annotations
 
 import contextlib
-
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from medtl_gui.core.project.atomic_files import atomic_write_bytes, remove_stale_partials, sha256_file
 from medtl_gui.core.project.disk_space import DiskFullError, is_disk_full, undo_project_creation
 from medtl_gui.core.project.file_names import from_stored
-from medtl_gui.core.project.database import DatabaseDamagedError, ProjectDatabase
+from medtl_gui.core.project.database import DatabaseDamagedError, ProjectDatabase, storage_is_writable
 from medtl_gui.core.project.errors import ProjectError
 from medtl_gui.core.project.exports import ExportLog
 from medtl_gui.core.project.history import current_user, record_history, utc_now
@@ -488,14 +487,6 @@ def _image_record(row: tuple) -> ImageRecord:
         domain=row[15], split=row[16], split_origin=row[17], label=row[18], label_status=row[19],
         has_mask=bool(row[20]), note=row[21],
     )
-
-
-def storage_is_writable(root: Path) -> bool:
-    """Can this process write the project folder and its database (``os.access``; False on a read-only mount)?"""
-    import os
-
-    database = root / DATABASE_NAME
-    return os.access(root, os.W_OK | os.X_OK) and os.access(database, os.W_OK)
 
 
 def _is_empty_database(path: Path) -> bool:
