@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from medtl_gui.core.imaging.fuzzing.campaigns import reader_campaigns  # noqa: E402
 from medtl_gui.core.imaging.fuzzing.runner import CampaignResult, FuzzCampaign, run_campaign  # noqa: E402
 from medtl_gui.core.project.import_fuzzing import import_campaigns  # noqa: E402
+from medtl_gui.core.models.weights.weights_fuzzing import weights_campaigns  # noqa: E402
 from medtl_gui.core.project.database_fuzzing import database_campaigns  # noqa: E402
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")  # pydicom warns about every malformed value the mutators write
 
     shared = SHARED_DATA if SHARED_DATA.is_dir() else None
-    campaigns: list[FuzzCampaign] = reader_campaigns(shared) + import_campaigns(shared) + database_campaigns()
+    campaigns: list[FuzzCampaign] = (reader_campaigns(shared) + import_campaigns(shared) + database_campaigns()
+                                     + weights_campaigns())
     if args.targets:
         campaigns = [c for c in campaigns if c.name in args.targets]
     findings_dir = args.findings_dir or Path(tempfile.mkdtemp(prefix="medtl-fuzz-findings-"))

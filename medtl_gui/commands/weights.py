@@ -112,9 +112,13 @@ def run_weights_list(args: argparse.Namespace) -> int:
 
 def run_weights_import(args: argparse.Namespace) -> int:
     """Handler of ``medtl weights import``."""
+    from medtl_gui.core.models.weights.errors import WeightsError
+
     try:
         entry = _store(args.dir).import_file(args.file, architecture=args.arch, name=args.name, source=args.source,
                                              licence=args.licence, layout=args.layout)
+    except WeightsError as exc:  # caught first: _user_errors() imports torch, which a refusal must not need
+        raise UsageError(str(exc)) from exc
     except _user_errors() as exc:
         raise UsageError(str(exc)) from exc
     print(f"imported {entry.name} ({entry.architecture}, {entry.source}; {entry.verification}), sha256 {entry.sha256}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 import zipfile
 
 from medtl_gui.core.models.weights.errors import WeightsError
@@ -87,12 +88,14 @@ def check_archive_bounds(path: str | os.PathLike) -> None:
     """
     size = check_regular_file(path).st_size
     with open_regular_file(path) as stream:
-        if not zipfile.is_zipfile(stream):
-            return
         try:
+            if not zipfile.is_zipfile(stream):
+                return
+            stream.seek(0)
             with zipfile.ZipFile(stream) as archive:
                 records = archive.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, OSError, EOFError,
+                struct.error) as exc:
             raise WeightsError(path, f"not a readable PyTorch weights file (damaged zip archive: {exc})") from exc
     total = 0
     for record in records:

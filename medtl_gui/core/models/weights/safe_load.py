@@ -70,17 +70,18 @@ def load_state_dict_file(path: str | os.PathLike) -> dict:
     tensors (nothing from the file is executed) and :class:`WeightsError`
     for unreadable or unsupported files, anything but a regular file, and
     zip archives whose declared sizes are out of bounds (checked before
-    anything is inflated).
+    anything is inflated, and before torch is even imported).
     """
-    import pickle
-
-    import torch
-
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise WeightsError(path, f"unsupported weights format {suffix!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
     check_archive_bounds(path)
+
+    import pickle
+
+    import torch
+
     if suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -98,6 +99,7 @@ def load_state_dict_file(path: str | os.PathLike) -> dict:
             "refused: the file holds Python objects or code, not just tensors; it was not "
             f"executed (safe loader: {first_line})",
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise WeightsError(path, f"not a readable PyTorch weights file ({exc})") from exc
+    except (RuntimeError, EOFError, OSError, ValueError, TypeError, IndexError, KeyError, AttributeError,
+            AssertionError, NotImplementedError) as exc:  # a mangled pickle trips the safe unpickler anywhere
+        raise WeightsError(path, f"not a readable PyTorch weights file ({type(exc).__name__}: {exc})") from exc
     return _unwrap(obj, path)
