@@ -21,16 +21,27 @@ HERE = Path(__file__).resolve().parent
 SIZES = ((1440, 900), (1280, 720))
 
 
+TITLE_BAR = 26  # the height of the title bar drawn above a dialog (offscreen windows have no frame)
+
+
 def with_dialog(window, dialog):
-    """The window's picture with ``dialog`` drawn centred over it."""
-    from PySide6.QtGui import QPainter
+    """The window's picture with ``dialog`` drawn centred over it, under a plain title bar with its title."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QColor, QPainter
 
     picture = window.grab()
     shot = dialog.grab()
     painter = QPainter(picture)
     x = max(0, (picture.width() - shot.width()) // 2)
-    y = max(0, (picture.height() - shot.height()) // 2)
+    y = max(TITLE_BAR, (picture.height() - shot.height() + TITLE_BAR) // 2)
+    bar = QRect(x, y - TITLE_BAR, shot.width(), TITLE_BAR)
+    painter.fillRect(bar, QColor("#3b4048"))
+    painter.setPen(QColor("#e8eaed"))
+    painter.drawText(bar.adjusted(10, 0, -10, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                     dialog.windowTitle() or "MedTL")
     painter.drawPixmap(x, y, shot)
+    painter.setPen(QColor("#5f6670"))
+    painter.drawRect(QRect(x, y - TITLE_BAR, shot.width() - 1, shot.height() + TITLE_BAR - 1))
     painter.end()
     return picture
 
@@ -38,6 +49,8 @@ def with_dialog(window, dialog):
 def main() -> int:
     os.environ["MEDTL_WEIGHTS_DIR"] = tempfile.mkdtemp(prefix="medtl-empty-store-")  # a fresh install
     from screenshot_session import settler, start_app
+
+    from PySide6.QtCore import Qt
 
     from medtl_gui.core.training.config import TrainConfig
     from medtl_gui.gui.app_settings import app_settings_store
@@ -66,6 +79,9 @@ def main() -> int:
         # the Quick preset on an empty weight store says which weights it uses and why
         ctl = window.training
         ctl.docks["Training"].raise_()
+        # room for the whole Model group (the default gives the Label/Training tabs half the column's height)
+        window.resizeDocks([ctl.docks["Training"], window.docks["Segmentation"]], [int(height * 0.62), 150],
+                           Qt.Orientation.Vertical)
         panel = ctl.panel
         settle(0.5, until=lambda p=panel: p.summary.training_images("classification") > 0)
         index = panel.preset.findData("quick")

@@ -27,10 +27,10 @@ def lay_out(panel: "TrainingPanel") -> None:
     shown for segmentation only)."""
     p = panel
     what = compact_form()
-    what.addRow("Preset", p.preset)
+    caption_row(what, "Preset", p.preset)  # long names ("Quick (feature extraction)"): the whole row
     what.addRow("Task", p.task)
     what.addRow("Model", p.model)
-    what.addRow("Pretrained", p.weights)
+    caption_row(what, "Pretrained", p.weights)  # "None (random initialisation)", "<name> — not in the store"
     what.addRow(p.weights_reason)  # the whole row: beside the button it wrapped every two words
     what.addRow(p.import_button)
     how = compact_form()
