@@ -122,3 +122,21 @@ def test_a_combo_box_too_narrow_for_its_text_elides_it_and_tells_it_in_its_tip(q
     QApplication.sendEvent(box, QHelpEvent(QEvent.Type.ToolTip, QPoint(5, 5), box.mapToGlobal(QPoint(5, 5))))
     assert QToolTip.text().startswith("Model disagrees with label") and "Show only some images" in QToolTip.text()
     QToolTip.hideText()
+
+
+def test_the_weight_reason_gets_the_height_its_text_needs_after_each_preset(qtbot, narrow_window):
+    """A wrapped label in a form kept the height of its previous, shorter text: its lines were cut off."""
+    scroll = dock_scroll(narrow_window, "Training")
+    panel = narrow_window.training.panel
+    qtbot.waitUntil(lambda: panel.summary.training_images("classification") > 0)
+    reason = panel.weights_reason
+    for name in ("balanced", "quick", "best", "quick"):
+        index = panel.preset.findData(name)
+        panel.preset.setCurrentIndex(index)
+        panel.preset.activated.emit(index)
+        qtbot.wait(30)
+        assert reason.text()
+        assert reason.height() >= reason.heightForWidth(reason.width()), \
+            f"{name}: the reason is {reason.height()} px high, its text needs {reason.heightForWidth(reason.width())}"
+        assert panel.import_button.y() >= reason.y() + reason.height(), "the button lies below the reason"
+    assert scroll.horizontalScrollBar().maximum() == 0

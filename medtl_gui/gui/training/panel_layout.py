@@ -26,13 +26,15 @@ def lay_out(panel: "TrainingPanel") -> None:
     """Put the panel's fields into its layout (sets ``panel._seg_input`` and ``panel._data_form``, the rows
     shown for segmentation only)."""
     p = panel
-    what = compact_form()
-    caption_row(what, "Preset", p.preset)  # long names ("Quick (feature extraction)"): the whole row
-    what.addRow("Task", p.task)
-    what.addRow("Model", p.model)
-    caption_row(what, "Pretrained", p.weights)  # "None (random initialisation)", "<name> — not in the store"
-    what.addRow(p.weights_reason)  # the whole row: beside the button it wrapped every two words
-    what.addRow(p.import_button)
+    choices = compact_form()
+    caption_row(choices, "Preset", p.preset)  # long names ("Quick (feature extraction)"): the whole row
+    choices.addRow("Task", p.task)
+    choices.addRow("Model", p.model)
+    caption_row(choices, "Pretrained", p.weights)  # "None (random initialisation)", "<name> — not in the store"
+    what = QVBoxLayout()  # not form rows: a form gives a wrapped label the height of its previous text
+    what.addLayout(choices)
+    what.addWidget(p.weights_reason)  # the whole width: beside the button it wrapped every two words
+    what.addWidget(p.import_button)
     how = compact_form()
     how.addRow("Strategy", p.strategy)
     how.addRow("Stages to train", p.stages)
