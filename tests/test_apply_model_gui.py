@@ -54,3 +54,10 @@ def test_apply_model_shows_progress_and_a_summary_and_skips_images_outside_the_s
     assert volume in summary.proposals and summary.included_out_of_scope == len(set(summary.proposals) & outside)
     assert win.project.proposal(volume) is not None
     assert "Predicted although outside the model's scope" in ctl.last_prediction_box.text()
+
+
+def test_apply_model_with_every_image_labelled_says_there_is_nothing_to_predict() -> None:
+    from medtl_gui.gui.training.prediction_job import PredictionSummary
+
+    text = PredictionSummary(run_id="r", task="classification", total=0).counts_text()
+    assert text.startswith("Nothing to predict: every image has a label")

@@ -287,7 +287,7 @@ def run_check(args: argparse.Namespace) -> int:
     for problem in repaired:
         print(f"  repaired: {problem.message} ({problem.repair})")
     for problem in leftovers:
-        hint = "; `medtl check --repair` tidies it up" if problem.repair and not args.repair else ""
+        hint = f"; `medtl check --repair` would {problem.repair}" if problem.repair and not args.repair else ""
         print(f"  leftover: {problem.message}{hint}")
     for problem in report.errors:
         hint = f"; `--repair` would {problem.repair}" if problem.repair and not args.repair else ""

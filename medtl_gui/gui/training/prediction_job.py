@@ -80,6 +80,9 @@ class PredictionSummary:
 
     def counts_text(self) -> str:
         """The summary dialog's counts: predicted, skipped (outside the scope, unreadable), disagreeing."""
+        if self.total == 0:
+            thing, made = ("a mask", "masks") if self.task == "segmentation" else ("a label", "classes")
+            return f"Nothing to predict: every image has {thing}. Apply model suggests {made} for images without one."
         skipped = len(self.out_of_scope) + len(self.failed)
         lines = [f"Predicted: {len(self.proposals)} of {self.total} image(s)",
                  f"Skipped: {skipped} ({len(self.out_of_scope)} outside the model's scope, "
