@@ -79,6 +79,7 @@ def test_the_first_hour_from_an_empty_weight_store(qtbot, isolated_settings, tmp
     assert "28 image(s) assigned" in summary.text()
     for split in ("train", "val", "test"):
         assert summary.split_count(split, "lesion") >= 1 and summary.split_count(split, "normal") >= 1
+    qtbot.waitUntil(lambda: win.viewer.scan is not None, timeout=20_000)  # the first image is on screen
     summary.close()
     win.last_import_summary = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 from typing import Any, Callable
 
@@ -31,6 +32,7 @@ class BackgroundJob(QObject):
         self._fn, self._args, self._kwargs = fn, args, kwargs
         self._pass_progress = pass_progress
         self.done = threading.Event()
+        self.running = threading.Event()  # set while fn runs on a pool thread
         # Delivered on the GUI thread after succeeded/failed: only then may the job be freed.
         self.finished.connect(self._release)
 
@@ -42,7 +44,21 @@ class BackgroundJob(QObject):
     def cancel(self) -> None:
         self.cancel_event.set()
 
+    @classmethod
+    def wait_for_running(cls, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s`` in all) for the jobs running now to return; False on time-out.
+
+        Called before a project closes: its connections must not close under a query that a job
+        is running (SQLite does not allow that). Jobs still queued fail cleanly on the closed project.
+        """
+        deadline = time.monotonic() + timeout_s
+        for job in list(cls._alive):
+            if job.running.is_set() and not job.done.wait(max(0.0, deadline - time.monotonic())):
+                return False
+        return True
+
     def _run(self) -> None:  # worker thread
+        self.running.set()
         try:
             kwargs = dict(self._kwargs)
             if self._pass_progress:
@@ -54,6 +70,7 @@ class BackgroundJob(QObject):
         else:
             self.succeeded.emit(result)
         finally:
+            self.running.clear()
             self.done.set()
             self.finished.emit()
 

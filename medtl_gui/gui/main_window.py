@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from medtl_gui import __version__
 from medtl_gui.gui.app_settings import AppSettings, app_settings_store, set_show_identifying, show_identifying
+from medtl_gui.gui.background import BackgroundJob
 from medtl_gui.gui.browser import ImageBrowser
 from medtl_gui.gui.browser_model import ROW_ROLE
 from medtl_gui.gui.class_labelling import ClassLabelling
@@ -218,6 +219,7 @@ class MainWindow(QMainWindow):
         self.loader.wait(5000)
         self.loader.clear()
         self.browser.set_project(None)
+        BackgroundJob.wait_for_running(10.0)  # no job may be inside a query when the connections close
         self.project.close()
         self.project = None
 

@@ -125,6 +125,8 @@ class ProjectFiles(QObject):
         w._load_seg_labels()
 
         def summarise() -> None:
+            if w.browser.current_image_id() is None and w.browser.model.rows:
+                w.browser.select_row(0)  # the first import into an empty project: show its first image
             dialog = ImportSummaryDialog(report, w)
             dialog.open()
             w.last_import_summary = dialog

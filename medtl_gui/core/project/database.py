@@ -76,9 +76,12 @@ class ProjectDatabase:
         conn = self._state.connection
         if conn is None:
             conn = self._connect()
-            self._state.connection = conn
             with self._registry_lock:
+                if self._closed:  # closed while this thread was connecting: never leave it open
+                    conn.close()
+                    raise ProjectError(self.path.parent, "project is closed")
                 self._all_connections.append(conn)
+            self._state.connection = conn
             if self.upgrade is not None:
                 self.upgrade.prepare(conn)
         elif self.upgrade is not None and self.upgrade.stale(conn):
