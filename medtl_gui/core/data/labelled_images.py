@@ -63,6 +63,18 @@ def vanished_message(ids: Sequence[str], where: str = "") -> str:
             f"no longer in the project or their files are gone (removed meanwhile?): ids {shown}")
 
 
+def without_vanished(images: Any, key: Callable[[Any], str] = lambda item: item.id) -> tuple[Any, list[str]]:
+    """``images`` (an :class:`ItemCollection` whose items may have ``available()``) less the items that are
+    gone, and the ``key`` of those (each once, in order: e.g. the project image of a gone volume slice)."""
+    items = list(images)
+    gone = {i for i, item in enumerate(items)
+            if getattr(item, "available", None) is not None and not item.available()}
+    if not gone:
+        return images, []
+    kept = images.subset([i for i in range(len(items)) if i not in gone], images.name)
+    return kept, list(dict.fromkeys(key(items[i]) for i in sorted(gone)))
+
+
 def pixel_hash(pixels: np.ndarray) -> str:
     """SHA-256 of an array's dtype, shape and bytes (a content key)."""
     array = np.ascontiguousarray(pixels)
@@ -96,11 +108,7 @@ class LabelledImages(ItemCollection[ImageItem]):
 
     def without_vanished(self) -> tuple["LabelledImages", list[str]]:
         """These images less those whose ``available()`` says they are gone, and the ids of those."""
-        gone = {i for i, item in enumerate(self._items) if item.available is not None and not item.available()}
-        if not gone:
-            return self, []
-        kept = self.subset([i for i in range(len(self)) if i not in gone], self.name)
-        return kept, [self._items[i].id for i in sorted(gone)]
+        return without_vanished(self)
 
 
 @dataclass

@@ -12,6 +12,7 @@ values; items hand out *label indices* (0 background, 1.. in the order of
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -23,8 +24,13 @@ import numpy as np
 
 from medtl_gui.core.data.errors import DataError
 from medtl_gui.core.data.item_collection import ItemCollection
-from medtl_gui.core.data.labelled_images import DataSplits
-from medtl_gui.core.data.project_source import DATA_MESSAGES_KEY, project_folder
+from medtl_gui.core.data.labelled_images import DataSplits, ImageVanished, without_vanished
+from medtl_gui.core.data.project_source import (
+    DATA_MESSAGES_KEY,
+    image_available,
+    project_folder,
+    read_project_image,
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,9 @@ class SegmentationItem:
     ``load_image`` returns an :class:`ImagePlane`; ``load_mask`` the label
     indices (uint8, 0 = background); ``load_fov`` a bool field-of-view mask
     (True where pixels count) or ``None`` when the whole image counts.
+    ``available()``, when the source can tell cheaply, says whether the
+    image is still there (see ``ImageItem``); the loaders of one that is
+    gone raise :class:`ImageVanished`.
     """
 
     id: str
@@ -50,6 +59,7 @@ class SegmentationItem:
     load_mask: Callable[[], np.ndarray]
     load_fov: Callable[[], np.ndarray | None]
     slice_index: int | None = None
+    available: Callable[[], bool] | None = None
 
 
 class SegmentationImages(ItemCollection[SegmentationItem]):
@@ -66,6 +76,11 @@ class SegmentationImages(ItemCollection[SegmentationItem]):
     def class_names(self) -> list[str]:
         """Label names (the attribute the engine's records read for any task)."""
         return self.label_names
+
+    def without_vanished(self) -> tuple["SegmentationImages", list[str]]:
+        """These images less those whose ``available()`` says they are gone, and the case ids (project
+        images) of those, each once."""
+        return without_vanished(self, key=lambda item: item.case_id)
 
     def case_split(self, fraction: float, seed: int) -> tuple["SegmentationImages", "SegmentationImages"]:
         """Hold out ``fraction`` of the cases (at least one; whole cases, never single slices)."""
@@ -110,11 +125,11 @@ class _VolumeReader:
 
     def plane(self, image_id: int, slice_index: int | None) -> ImagePlane:
         if slice_index is None:
-            scan = self._project.read_image(image_id)
+            scan = read_project_image(self._project, image_id)
             return ImagePlane(np.asarray(scan.pixels), getattr(scan, "window", None))
         with self._lock:
             if self._image_id != image_id:
-                scan = self._project.read_image(image_id)
+                scan = read_project_image(self._project, image_id)
                 pixels = np.asarray(scan.pixels)
                 window = getattr(scan, "window", None)
                 if window is None and pixels.dtype != np.uint8:
@@ -130,8 +145,22 @@ def seg_label_values(project: Any) -> tuple[list[str], dict[int, int]]:
     return [label.name for label in labels], {label.value: index for index, label in enumerate(labels, start=1)}
 
 
+def _read_mask(project: Any, image_id: int, read: Callable[[], np.ndarray | None]) -> np.ndarray | None:
+    """``read()`` of one of an image's masks; :class:`ImageVanished` when it fails, or finds no mask, because
+    the image went meanwhile (removal deletes its masks too)."""
+    try:
+        mask = read()
+    except Exception as exc:
+        if not image_available(project, image_id):
+            raise ImageVanished(project_folder(project), image_id) from exc
+        raise
+    if mask is None and not image_available(project, image_id):
+        raise ImageVanished(project_folder(project), image_id)
+    return mask
+
+
 def _index_mask(project: Any, image_id: int, slice_index: int | None, lookup: np.ndarray) -> np.ndarray:
-    mask = project.mask(image_id, slice_index)
+    mask = _read_mask(project, image_id, lambda: project.mask(image_id, slice_index))
     if mask is None:
         raise DataError(project_folder(project), f"image {image_id} lost its mask while training")
     indices = lookup[mask]
@@ -143,7 +172,7 @@ def _index_mask(project: Any, image_id: int, slice_index: int | None, lookup: np
 
 
 def _fov(project: Any, image_id: int) -> np.ndarray | None:
-    fov = project.fov_mask(image_id)
+    fov = _read_mask(project, image_id, lambda: project.fov_mask(image_id))
     return None if fov is None else fov > 0
 
 
@@ -184,6 +213,7 @@ def segmentation_from_project(project: Any, split: str | tuple[str, ...],
                 load_mask=lambda i=record.id, s=slice_index: _index_mask(project, i, s, lookup),
                 load_fov=lambda i=record.id: _fov(project, i),
                 slice_index=slice_index,
+                available=functools.partial(image_available, project, record.id),
             ))
     return SegmentationImages(items, names, f"{folder.name}:{'+'.join(splits)}")
 

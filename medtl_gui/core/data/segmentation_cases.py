@@ -20,6 +20,7 @@ import torch
 
 from medtl_gui.core.data.contrast import COLOUR_CHANNELS, CONTRAST_METHODS, enhance_contrast
 from medtl_gui.core.data.errors import DataError
+from medtl_gui.core.data.labelled_images import ImageVanished
 from medtl_gui.core.data.preprocessing import convert_channels, select_plane, to_unit_range
 from medtl_gui.core.data.segmentation import ImagePlane, SegmentationImages, SegmentationItem
 
@@ -151,3 +152,22 @@ def prepare_cases(images: SegmentationImages | Sequence[SegmentationItem], spec:
     if progress is not None:
         progress(f"reading {len(images)} {getattr(images, 'name', '') or 'images'} with their masks")
     return [prepare_case(item, spec) for item in images]
+
+
+def prepare_available_cases(images: SegmentationImages | Sequence[SegmentationItem], spec: SegmentationInput,
+                            progress: Callable[[str], None] | None = None) -> tuple[list[PreparedCase], list[str]]:
+    """:func:`prepare_cases` that leaves out the images that vanish while they are read (removed from their
+    project by another process, or their file deleted): (the prepared cases, the case ids left out, each once;
+    every slice of a vanished volume is left out)."""
+    if progress is not None:
+        progress(f"reading {len(images)} {getattr(images, 'name', '') or 'images'} with their masks")
+    cases: list[PreparedCase] = []
+    gone: dict[str, None] = {}
+    for item in images:
+        if item.case_id in gone:
+            continue
+        try:
+            cases.append(prepare_case(item, spec))
+        except ImageVanished:
+            gone[item.case_id] = None
+    return [case for case in cases if case.case_id not in gone], list(gone)

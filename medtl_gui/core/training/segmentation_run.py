@@ -10,6 +10,15 @@ own. What differs: batches are random patches (:mod:`medtl_gui.core.data.patches
 the loss is Dice + cross-entropy inside the field of view, and validation
 predicts whole images with sliding windows and reports Dice, IoU, pixel
 ROC AUC, sensitivity and specificity (:mod:`medtl_gui.core.evaluation.segmentation`).
+
+Masked images removed from the project by another process (or whose files
+were deleted) are left out with a warning, as classification does: before
+the run folder is written (``run_setup.leave_out_vanished``: config.json
+lists only the images used), and while the images are read at the start of
+training. Losing every training image ends the run with a reason naming the
+project. A vanished validation (or test) case is left out too: the run goes
+on with the others, and when none is left it monitors the training loss,
+as a run without validation images does.
 """
 
 from __future__ import annotations
@@ -21,9 +30,11 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
+from medtl_gui.core.data.errors import DataError
+from medtl_gui.core.data.labelled_images import vanished_message
 from medtl_gui.core.data.patches import JointAugmentation, PatchDataset, PatchSampler
-from medtl_gui.core.data.segmentation import SegmentationSplits
-from medtl_gui.core.data.segmentation_cases import PreparedCase, SegmentationInput, prepare_cases
+from medtl_gui.core.data.segmentation import SegmentationImages, SegmentationSplits
+from medtl_gui.core.data.segmentation_cases import PreparedCase, SegmentationInput, prepare_available_cases
 from medtl_gui.core.evaluation.segmentation import SegmentationScorer
 from medtl_gui.core.models.weights.store import WeightStore
 from medtl_gui.core.training import distributed as ddp
@@ -37,6 +48,7 @@ from medtl_gui.core.training.freezing import stage_parameter_groups
 from medtl_gui.core.training.optimisation import build_optimizer, build_scheduler
 from medtl_gui.core.training.retention import L2SPPenalty
 from medtl_gui.core.training.run_folder import RunFolder, environment_record, utc_now
+from medtl_gui.core.training.run_setup import DATA_WARNINGS_KEY, leave_out_vanished
 from medtl_gui.core.training.seeding import derive_seed, seed_everything
 from medtl_gui.core.training.segmentation_inference import predict_case
 from medtl_gui.core.training.segmentation_loss import SegmentationLoss
@@ -140,6 +152,8 @@ class SegmentationRun(TrainingRun):
     def _messages(self) -> None:
         for text in self.plan.messages:
             self.emit(Message(text, "warning" if "fall" in text else "info"))
+        for text in self.data.extra.get(DATA_WARNINGS_KEY, ()):  # masked images removed meanwhile
+            self.emit(Message(text, "warning"))
         s = self.settings
         if s.val_held_out_of_train:
             self.emit(Message(f"no validation split: held out {len(s.val)} training images (whole cases)"))
@@ -152,13 +166,32 @@ class SegmentationRun(TrainingRun):
     def _build_batches(self) -> SegmentationBatches:
         s = self.settings
         progress = lambda text: self.emit(Message(text))  # noqa: E731
-        splits = {name: prepare_cases(images, self.input_spec, progress)
-                  for name, images in (("train", s.train), ("val", s.val), ("test", s.test)) if images}
+        splits: dict[str, list[PreparedCase]] = {}
+        for name, images in (("train", s.train), ("val", s.val), ("test", s.test)):
+            if images:
+                splits[name], gone = prepare_available_cases(images, self.input_spec, progress)
+                if gone:
+                    self._leave_out(name, images, gone)
+        if "val" in splits and not splits["val"]:  # every validation case went
+            self.emit(Message("no validation images left: the last epoch is kept as best", "warning"))
+            if s.monitor.startswith("val_"):
+                s.monitor, s.monitor_mode = "train_loss", "min"
         # patches are cut at the network's working resolution; val/test stay at full size (predict_case resamples)
         splits["train"] = [case.resampled(self.input_spec.scale) for case in splits["train"]]
         return SegmentationBatches(splits, self.config, s.image_size,
                                    loader_workers(self.config.num_workers, self.plan.device),
                                    ddp.world_size(), ddp.rank())
+
+    def _leave_out(self, name: str, images: SegmentationImages, gone: list[str]) -> None:
+        """Warn about the ``name`` cases that vanished while they were read and drop them from the settings;
+        a DataError naming the project when no training case is left."""
+        left_out = set(gone)
+        kept = [index for index, item in enumerate(images) if item.case_id not in left_out]
+        if name == "train" and not kept:
+            raise DataError(self.data.source or images.name, "every training image with a mask is gone (removed "
+                                                             "from the project while the run was starting)")
+        self.emit(Message(vanished_message(gone, f"the {name} images"), "warning"))
+        setattr(self.settings, name, images.subset(kept, images.name) if kept else None)
 
     def _build_runner(self, batches: SegmentationBatches) -> StepRunner:
         c, s = self.config, self.settings
@@ -275,6 +308,9 @@ def train_segmentation(
                             f"got {type(data).__name__}")
         if resume_from is not None:  # several processes: rank 0 opens and writes the folder (distributed.py)
             folder = ddp.main_process_folder(lambda: resumable_folder(config, resume_from))
+        if leave_out_vanished(data) and len(data.train) == 0:  # masked images removed meanwhile (a warning)
+            raise DataError(data.source or "data", "every image with a mask to train on is gone (removed from "
+                                                   "the project meanwhile?)")
         settings = resolve_segmentation_settings(config, data)
         plan = plan_execution(config.device, config.precision, config.channels_last)
         bundle = build_segmentation_run_model(config, settings, weight_store)
