@@ -41,12 +41,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from medtl_gui.commands import UsageError, open_data as _open_data, user_errors as _user_errors, weight_store as _store
+from medtl_gui.commands.job import bad_input, cancellable_job, exit_code
 
 #: TrainConfig fields settable from the command line: option -> (field, type, help)
 TRAIN_OPTIONS: dict[str, tuple[str, type, str]] = {
@@ -232,40 +232,28 @@ def run_train(args: argparse.Namespace) -> int:
         return run_segmentation_train(args, TRAIN_OPTIONS)
     if job is not None and not distributed_launch.launched_by_torchrun():
         return _launch_train(args, job)
-    from medtl_gui.core.training.console_progress import ConsoleProgress
-    from medtl_gui.core.training.distributed import DistributedError, process_group
-    from medtl_gui.core.training.control import RunControl
+    from medtl_gui.core.training.distributed import process_group
     from medtl_gui.core.training.engine import train
 
-    try:
+    with bad_input():
         data = _open_data(args.data)
         if args.target_data is not None:
             from medtl_gui.core.data.target_domain import with_target_npz
 
             with_target_npz(data, args.target_data)
         config = _config_from_args(args, data, tell=not args.quiet and not distributed_launch.launched_by_torchrun())
-        control = RunControl()
-        previous = signal.signal(signal.SIGINT, lambda *_: control.cancel())
-        try:
-            with process_group(config.device) as context:  # torchrun's processes join their job here
-                main_rank = context is None or context.is_main
-                result = train(config, data, ConsoleProgress(quiet=args.quiet or not main_rank), control,
-                               run_dir=args.run_dir, resume_from=args.resume, weight_store=_store(args.weights_dir))
-        finally:
-            signal.signal(signal.SIGINT, previous)
-    except _user_errors() as exc:
-        raise UsageError(str(exc)) from exc
-    except DistributedError as exc:  # another process failed first; it printed the details
-        raise UsageError(str(exc)) from exc
-    except FileExistsError as exc:
-        raise UsageError(str(exc)) from exc
+    with cancellable_job(quiet=args.quiet) as job:
+        with process_group(config.device) as context:  # torchrun's processes join their job here
+            main_rank = context is None or context.is_main
+            result = train(config, data, job.progress(main_process=main_rank), job.control,
+                           run_dir=args.run_dir, resume_from=args.resume, weight_store=_store(args.weights_dir))
     if args.json and main_rank:
         print(json.dumps(result.report, indent=2))
     elif not args.quiet and main_rank and "test" in result.report:
         test = result.report["test"]
         keys = [k for k in ("accuracy", "balanced_accuracy", "auc", "f1", "mae") if test.get(k) is not None]
         print("test: " + ", ".join(f"{k} {test[k]:.4f}" for k in keys), file=sys.stderr)
-    return {"completed": 0, "early_stopped": 0, "cancelled": 130}.get(result.status, 1)
+    return exit_code(result.status)
 
 
 def _restart(args: argparse.Namespace) -> None:

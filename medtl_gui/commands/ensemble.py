@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from medtl_gui.commands import UsageError
+from medtl_gui.commands import UsageError, user_errors as _user_errors
+from medtl_gui.commands.job import cancellable_job, exit_code
 
 COMBINE_CHOICES = ("mean", "weighted", "vote")
 
@@ -73,13 +73,6 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run_ensemble_train, model=None, resume=None)
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from medtl_gui.commands import user_errors as engine_errors
-    from medtl_gui.core.inference.ensemble import EnsembleError
-
-    return (*engine_errors(), EnsembleError, FileExistsError)
 
 
 def _print_summary(ensemble: Any, as_json: bool) -> None:
@@ -161,17 +154,13 @@ def run_ensemble_train(args: argparse.Namespace) -> int:
     from medtl_gui.commands.engine import _config_from_args
     from medtl_gui.core.inference.ensemble import build_ensemble, is_ensemble_folder, validation_split
     from medtl_gui.core.training.config import TrainConfig
-    from medtl_gui.core.training.console_progress import ConsoleProgress
-    from medtl_gui.core.training.control import RunControl
     from medtl_gui.core.training.engine import train
 
     out = Path(args.out)
     if is_ensemble_folder(out):
         raise UsageError(f"{out}: already holds an ensemble; choose a new folder")
-    control = RunControl()
-    previous = signal.signal(signal.SIGINT, lambda *_: control.cancel())
     member_dirs: list[Path] = []
-    try:
+    with cancellable_job(quiet=args.quiet) as job:
         data = _open_data(args.data)
         base = _config_from_args(args, data)
         if base.task != "classification":
@@ -183,21 +172,17 @@ def run_ensemble_train(args: argparse.Namespace) -> int:
             run_dir = out / "members" / f"member{k}-{model}-seed{seed}"
             if not args.quiet:
                 print(f"member {k + 1}/{len(plan)}: {model}, seed {seed} -> {run_dir}", file=sys.stderr)
-            result = train(config, data, ConsoleProgress(quiet=args.quiet), control, run_dir=run_dir,
-                           weight_store=store)
-            if result.status == "cancelled":
+            result = train(config, data, job.progress(), job.control, run_dir=run_dir, weight_store=store)
+            code = exit_code(result.status)
+            if code == 130:
                 print(f"cancelled during member {k + 1}; finished members are in {out / 'members'}", file=sys.stderr)
-                return 130
-            if result.status not in ("completed", "early_stopped"):
+                return code
+            if code != 0:
                 print(f"member {k + 1} {result.status}; see {run_dir}", file=sys.stderr)
-                return 1
+                return code
             member_dirs.append(run_dir)
         validation = validation_split(data, member_dirs)
         ensemble = build_ensemble(member_dirs, out, combination=args.combine, validation=validation,
                                   device=base.device)
-    except _user_errors() as exc:
-        raise UsageError(str(exc)) from exc
-    finally:
-        signal.signal(signal.SIGINT, previous)
     _print_summary(ensemble, args.json)
     return 0

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from medtl_gui.commands import UsageError
+from medtl_gui.commands import UsageError, user_errors
 
 
 def register(sub: Any) -> None:
@@ -65,13 +65,6 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run_explain)
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from medtl_gui.core.data.errors import DataError
-    from medtl_gui.core.project.errors import ProjectError
-
-    return (DataError, ProjectError, ValueError)
-
-
 def run_rank(args: argparse.Namespace) -> int:
     """Handler of ``medtl rank``: exit 0, or 1 when some images could not be read (they are listed)."""
     from medtl_gui.core.inference.project_prediction import check_classes_match
@@ -90,7 +83,7 @@ def run_rank(args: argparse.Namespace) -> int:
             ranking = rank_project(project, runs if args.method == "ensemble" else runs[0], args.method,
                                    top=args.top, device=args.device, mc_passes=args.mc_passes,
                                    store=not args.no_store)
-    except _user_errors() as exc:
+    except (*user_errors(), ValueError) as exc:  # ValueError: the runs or the class do not fit (core.review)
         raise UsageError(str(exc)) from exc
     if args.json:
         print(json.dumps(ranking.to_json(), indent=2))
@@ -140,7 +133,7 @@ def run_explain(args: argparse.Namespace) -> int:
         if trained.head_kind == "regression":
             raise UsageError(f"{args.run}: a regression run has no class decision to explain")
         scans, skipped = scans_in_paths(args.scans)
-    except _user_errors() as exc:
+    except (*user_errors(), ValueError) as exc:  # ValueError: the runs or the class do not fit (core.review)
         raise UsageError(str(exc)) from exc
     skipped = list(skipped)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from medtl_gui.commands import UsageError
+from medtl_gui.commands import UsageError, user_errors as _user_errors
+from medtl_gui.commands.job import bad_input, cancellable_job, exit_code
 
 
 def default_segmentation_config():
@@ -89,49 +89,33 @@ def _config(args: argparse.Namespace, options: dict[str, tuple[str, type, str]])
     return TrainConfig.from_dict(values, origin="command line")
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from medtl_gui.core.data.errors import DataError
-    from medtl_gui.core.models.weights.errors import WeightsError
-    from medtl_gui.core.training.config import ConfigError
-
-    return (ConfigError, DataError, WeightsError, FileExistsError)
-
-
 def run_segmentation_train(args: argparse.Namespace, options: dict[str, tuple[str, type, str]]) -> int:
     """``medtl train`` for segmentation; ``options`` are the engine command's config options."""
     from medtl_gui.core.data.segmentation import open_segmentation_source
     from medtl_gui.core.models.weights import WeightStore
-    from medtl_gui.core.training.console_progress import ConsoleProgress
-    from medtl_gui.core.training.control import RunControl
-    from medtl_gui.core.training.distributed import DistributedError, process_group
+    from medtl_gui.core.training.distributed import process_group
     from medtl_gui.core.training.engine import train
 
     main_rank = True
-    try:
+    with bad_input():
         config = _config(args, options)
         data = open_segmentation_source(args.data)
-        control = RunControl()
-        previous = signal.signal(signal.SIGINT, lambda *_: control.cancel())
-        try:
+    try:
+        with cancellable_job(quiet=args.quiet) as job:
             with process_group(config.device) as context:  # torchrun's processes join their job here
                 main_rank = context is None or context.is_main
-                result = train(config, data, ConsoleProgress(quiet=args.quiet or not main_rank), control,
+                result = train(config, data, job.progress(main_process=main_rank), job.control,
                                run_dir=args.run_dir, resume_from=args.resume,
                                weight_store=WeightStore(args.weights_dir))
-        finally:
-            signal.signal(signal.SIGINT, previous)
-            data.extra["project"].close()
-    except _user_errors() as exc:
-        raise UsageError(str(exc)) from exc
-    except DistributedError as exc:  # another process failed first; it printed the details
-        raise UsageError(str(exc)) from exc
+    finally:
+        data.extra["project"].close()
     if main_rank and args.json:  # rank 0 alone prints
         print(json.dumps(result.report, indent=2))
     elif main_rank and not args.quiet:
         for split in ("val", "test"):
             if split in result.report:
                 print(f"{split}: {_summary(result.report[split])}", file=sys.stderr)
-    return {"completed": 0, "early_stopped": 0, "cancelled": 130}.get(result.status, 1)
+    return exit_code(result.status)
 
 
 def launch_segmentation_train(args: argparse.Namespace, job, options: dict[str, tuple[str, type, str]]) -> int:

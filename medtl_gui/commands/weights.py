@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from medtl_gui.commands import UsageError, user_errors as _user_errors, weight_store as _store
+from medtl_gui.commands.job import cancellable_job, exit_code
 
 
 def register(sub: Any) -> None:
@@ -184,8 +184,6 @@ def run_pretrain(args: argparse.Namespace) -> int:
     """Handler of ``medtl pretrain``."""
     from medtl_gui.core.pretraining.config import PretrainConfig
     from medtl_gui.core.pretraining.launch import pretrain_location
-    from medtl_gui.core.training.console_progress import ConsoleProgress
-    from medtl_gui.core.training.control import RunControl
 
     settings = {key: getattr(args, key) for key in ("method", "name", "model", "pretrained", "epochs", "batch_size",
                                                     "lr", "image_size", "seed", "device", "precision")}
@@ -195,21 +193,13 @@ def run_pretrain(args: argparse.Namespace) -> int:
     settings = {k: v for k, v in settings.items() if v is not None}
     if str(settings.get("pretrained", "")).lower() == "none":
         del settings["pretrained"]
-    control = RunControl()
-    previous = signal.signal(signal.SIGINT, lambda *_: control.cancel())
-    try:
+    with cancellable_job(quiet=args.quiet) as job:
         config = PretrainConfig.from_dict(settings, origin="command line")
-        result = pretrain_location(config, args.data, ConsoleProgress(quiet=args.quiet), control,
+        result = pretrain_location(config, args.data, job.progress(), job.control,
                                    run_dir=args.run_dir, weight_store=_store(args.weights_dir))
-    except _user_errors() as exc:
-        raise UsageError(str(exc)) from exc
-    except FileExistsError as exc:
-        raise UsageError(str(exc)) from exc
-    finally:
-        signal.signal(signal.SIGINT, previous)
     if args.json:
         print(json.dumps(result.report, indent=2))
     elif result.weights is not None:
         print(f"stored {result.weights.name} ({result.weights.source}); use it with: medtl train DATA "
               f"--model {result.weights.architecture} --pretrained {result.weights.name}", file=sys.stderr)
-    return {"completed": 0, "early_stopped": 0, "cancelled": 130}.get(result.status, 1)
+    return exit_code(result.status)
