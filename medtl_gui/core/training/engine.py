@@ -13,13 +13,14 @@ the run stops in time (see :mod:`time_budget`).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from medtl_gui.core.data.labelled_images import DataSplits
+from medtl_gui.core.data.project_source import DATA_MESSAGES_KEY
 from medtl_gui.core.data.sampling import inverse_frequency_weights
 from medtl_gui.core.models.builder import ModelBundle
 from medtl_gui.core.models.weights.store import WeightStore
@@ -33,7 +34,6 @@ from medtl_gui.core.training.epoch_loop import StepRunner, predict, run_training
 from medtl_gui.core.training.events import (
     EpochEnd,
     Message,
-    PlanChanged,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -43,7 +43,7 @@ from medtl_gui.core.training.events import (
 from medtl_gui.core.training.feature_cache import FeatureCache
 from medtl_gui.core.training.freezing import apply_trainable_stages, set_training_mode, stage_parameter_groups
 from medtl_gui.core.training.losses import TaskLoss
-from medtl_gui.core.training.optimisation import build_optimizer, build_scheduler, retarget_scheduler
+from medtl_gui.core.training.optimisation import build_optimizer, build_scheduler
 from medtl_gui.core.training.retention import L2SPPenalty, LwFDistillation
 from medtl_gui.core.training.run_data import FeatureBatches, ImageBatches
 from medtl_gui.core.training.run_folder import RunFolder, environment_record, utc_now
@@ -55,8 +55,15 @@ from medtl_gui.core.training.run_report import (
     test_report,
     validation_samples,
 )
-from medtl_gui.core.training.run_setup import ResolvedSettings, build_run_model, preprocessing_for, resolve_settings
+from medtl_gui.core.training.run_setup import (
+    DATA_WARNINGS_KEY,
+    ResolvedSettings,
+    build_run_model,
+    preprocessing_for,
+    resolve_settings,
+)
 from medtl_gui.core.training.seeding import make_deterministic
+from medtl_gui.core.training.budget_run import follow_time_budget, plan_time_budget
 from medtl_gui.core.training.time_budget import BudgetClock, BudgetPlan
 
 #: settings that may differ when resuming a run (they do not change the numbers)
@@ -215,13 +222,18 @@ class TrainingRun:
         self.budget_plan: BudgetPlan | None = None
 
     # ----------------------------------------------------------------- setup
-    def _messages(self) -> None:
+    def _source_messages(self) -> None:
+        """What every task's run says first: the execution plan's choices and the data source's notes."""
         for text in self.plan.messages:
             self.emit(Message(text, "warning" if "fall" in text else "info"))
-        for text in getattr(self.data, "extra", {}).get("messages", ()):  # notes of the data source
+        extra = getattr(self.data, "extra", {})
+        for text in extra.get(DATA_MESSAGES_KEY, ()):  # notes of the data source, e.g. images without a split
             self.emit(Message(text))
-        for text in getattr(self.data, "extra", {}).get("warnings", ()):  # e.g. images removed meanwhile
+        for text in extra.get(DATA_WARNINGS_KEY, ()):  # e.g. images removed meanwhile
             self.emit(Message(text, "warning"))
+
+    def _messages(self) -> None:
+        self._source_messages()
         s = self.settings
         if s.imbalance != "none" and self.config.imbalance == "auto":
             counts = s.train.class_counts().tolist()
@@ -308,7 +320,7 @@ class TrainingRun:
             self.model.to(memory_format=torch.channels_last)
         batches = self._build_batches()
         if self.config.time_budget_minutes and not self.resumed:
-            batches = self._plan_time_budget(batches)
+            batches = plan_time_budget(self, batches)
         runner = self._build_runner(batches)
         start_epoch = self._restore(runner) if self.resumed else 0
         if self.adaptation is not None:
@@ -348,71 +360,9 @@ class TrainingRun:
             if stop:
                 status = "early_stopped"
                 break
-            if self._out_of_time(epoch, runner, batches.batches_per_epoch()):
+            if follow_time_budget(self, epoch, runner, batches.batches_per_epoch()):
                 break
         return self._finish(status, runner, batches)
-
-    # ----------------------------------------------------------------- time budget
-    def _plan_time_budget(self, batches: ImageBatches) -> ImageBatches:
-        """Probe, choose epochs (maybe a larger image size), record the plan; the batches to train on."""
-        from medtl_gui.core.training import time_budget
-        from medtl_gui.core.training.recipes import RECIPES
-
-        minutes = float(self.config.time_budget_minutes or 0)
-        self.emit(Message(f"time budget {minutes:g} min: timing a short probe to choose the epochs"))
-        probe_runner = self._build_runner(batches)
-        probe_runner.domain_objective = None  # adaptation attaches later; the probe times the task's steps
-        val_loader = batches.eval_loader("val")
-        if isinstance(val_loader, list):  # segmentation validates whole images by sliding windows: not probed
-            val_loader = None
-        costs = time_budget.probe_costs(probe_runner, batches, minutes * 60.0, self.folder.path, val_loader)
-        recipe = RECIPES.get(self.config.recipe or "")
-        may_grow = (self.config.task != "segmentation" and not batches.features_mode and recipe is not None
-                    and self.config.image_size is not None
-                    and self.config.image_size == recipe.values().get("image_size"))
-        n_val, n_test = len(self.settings.val or []), len(self.settings.test or [])
-        plan = time_budget.plan_budget(minutes, time.perf_counter() - self.started, costs, batches.batches_per_epoch(),
-                                       self.settings.image_size, n_val, n_test, may_grow)
-        changes: dict[str, Any] = {"epochs": plan.epochs,
-                                   "warmup_epochs": min(self.config.warmup_epochs, float(plan.epochs))}
-        if plan.image_size != self.settings.image_size:
-            changes["image_size"] = plan.image_size
-            self.settings = replace(self.settings, image_size=plan.image_size)
-            batches = self._build_batches()
-        self.config = TrainConfig.from_dict(self.config.to_dict() | changes)
-        record = self.folder.read_config()
-        record["config"] = self.config.to_dict()
-        if "image_size" in changes:
-            prep = preprocessing_for(self.bundle, self.settings)
-            record["resolved"] = self.settings.to_json()
-            record["preprocessing"] = asdict(prep) | {"fingerprint": prep.fingerprint()}
-        record["time_budget"] = plan.to_json()
-        self.folder.write_config(record)
-        self.budget_plan = plan
-        self.budget = BudgetClock(plan.budget_s, self.started, plan.end_s)
-        self.emit(Message(plan.summary()))
-        return batches
-
-    def _out_of_time(self, epoch: int, runner: StepRunner, per_epoch: int) -> bool:
-        """After an epoch: re-plan when the clock says the plan is off; True when no other epoch fits."""
-        if self.budget is None:
-            return False
-        self.budget.epoch_ended()
-        epochs = self.budget.replanned_epochs(self.config.epochs, epoch + 1)
-        if epochs is not None:
-            c = self.config = TrainConfig.from_dict(self.config.to_dict() | {"epochs": epochs})
-            retarget_scheduler(runner.scheduler, c.schedule, epochs * per_epoch, round(c.warmup_epochs * per_epoch))
-            record = self.folder.read_config()
-            record["config"] = c.to_dict()
-            record.setdefault("time_budget", {})["replans"] = self.budget.replans
-            self.folder.write_config(record)
-            self.emit(PlanChanged(f"time budget: epochs measured at {self.budget.replans[-1]['epoch_s']:.1f} s: "
-                                  f"{epochs} epochs in all fit into the time left", epochs=epochs))
-        if epoch + 1 >= self.config.epochs or not self.budget.must_stop():
-            return False
-        self.emit(Message(f"time budget: stopping after epoch {epoch + 1} of {self.config.epochs} "
-                          f"({max(0.0, self.budget.left()):.0f} s left for the final evaluation)", "warning"))
-        return True
 
     def _end_epoch(self, epoch: int, outcome, runner: StepRunner, val_loader, trainable: list[str],
                    sample_at: list[int]) -> bool:

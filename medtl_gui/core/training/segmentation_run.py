@@ -48,7 +48,7 @@ from medtl_gui.core.training.freezing import stage_parameter_groups
 from medtl_gui.core.training.optimisation import build_optimizer, build_scheduler
 from medtl_gui.core.training.retention import L2SPPenalty
 from medtl_gui.core.training.run_folder import RunFolder, environment_record, utc_now
-from medtl_gui.core.training.run_setup import DATA_WARNINGS_KEY, leave_out_vanished
+from medtl_gui.core.training.run_setup import leave_out_vanished
 from medtl_gui.core.training.seeding import derive_seed, seed_everything
 from medtl_gui.core.training.segmentation_inference import predict_case
 from medtl_gui.core.training.segmentation_loss import SegmentationLoss
@@ -150,10 +150,7 @@ class SegmentationRun(TrainingRun):
         self.input_spec = input_spec
 
     def _messages(self) -> None:
-        for text in self.plan.messages:
-            self.emit(Message(text, "warning" if "fall" in text else "info"))
-        for text in self.data.extra.get(DATA_WARNINGS_KEY, ()):  # masked images removed meanwhile
-            self.emit(Message(text, "warning"))
+        self._source_messages()  # plan choices, data notes (e.g. images without a split), removed images
         s = self.settings
         if s.val_held_out_of_train:
             self.emit(Message(f"no validation split: held out {len(s.val)} training images (whole cases)"))
