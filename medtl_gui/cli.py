@@ -20,6 +20,7 @@ documentation recommends for ``BrokenPipeError``: stdout is pointed at
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -95,11 +96,8 @@ def _disk_full(command: str, exc: BaseException) -> int:
 
 def _silence_stdout() -> None:
     """Point stdout at the null device (the reader of the pipe is gone)."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+    with contextlib.suppress(OSError, ValueError):  # best effort: the process is about to exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

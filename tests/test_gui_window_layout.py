@@ -59,8 +59,7 @@ def test_starting_a_run_keeps_the_viewer_at_least_half_the_window(qtbot, demo_pr
     qtbot.mouseClick(win.central_tabs.tabBar(), Qt.MouseButton.LeftButton,
                      pos=win.central_tabs.tabBar().tabRect(0).center())
     assert viewer_share(win) >= 0.5
-    with qtbot.waitSignal(ctl.session.finished, timeout=RUN_TIMEOUT_MS):
-        pass
+    qtbot.waitSignal(ctl.session.finished, timeout=RUN_TIMEOUT_MS).wait()  # the run ends
     assert "live" not in win.central_tabs.tabText(index)
     win.close()
 
@@ -147,8 +146,7 @@ def test_monitor_in_its_own_window_is_remembered(qtbot, demo_project_dir, isolat
     assert ctl.host.window.isVisible() and ctl.monitor.isVisible(), "the run shows in the monitor's window"
     assert ctl.host.window.windowTitle().endswith("live")
     assert viewer_share(win) >= 0.5, "the main window keeps its viewer"
-    with qtbot.waitSignal(ctl.session.finished, timeout=RUN_TIMEOUT_MS):
-        pass
+    qtbot.waitSignal(ctl.session.finished, timeout=RUN_TIMEOUT_MS).wait()  # the run ends
     ctl.host.window.resize(700, 520)  # within the offscreen platform's 800x800 screen
     win.close()
 

@@ -7,6 +7,7 @@ budget, so each epoch only pays for augmentation and normalisation.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import torch
@@ -56,11 +57,8 @@ def _prepare_available(images: LabelledImages, preprocessing: Preprocessing,
     out = torch.empty((len(images), preprocessing.in_channels, size, size), dtype=torch.float16)
     kept: list[int] = []
     for index in range(len(images)):
-        try:
+        with contextlib.suppress(ImageVanished):  # left out; reported with the ids below
             out[len(kept)] = load_prepared(images, preprocessing, index)
-        except ImageVanished:
-            pass
-        else:
             kept.append(index)
         if progress is not None:
             progress(index + 1, len(images))

@@ -85,12 +85,16 @@ class ProjectPredictions:
         """One line, e.g. ``10 predicted, 3 skipped (2 outside the model's scope, 1 unreadable), 1 disagreeing ...``."""
         skipped = len(self.out_of_scope) + len(self.unreadable)
         parts = [f"{self.predicted} predicted",
-                 f"{skipped} skipped ({len(self.out_of_scope)} outside the model's scope, "
-                 f"{len(self.unreadable)} unreadable)",
+                 f"{skipped} skipped {skip_reasons(len(self.out_of_scope), len(self.unreadable))}",
                  f"{len(self.disagreeing)} disagreeing with an existing label"]
         if self.cancelled:
             parts.append(f"stopped after {len(self.rows)} of {self.total}")
         return ", ".join(parts)
+
+
+def skip_reasons(out_of_scope: int, unreadable: int) -> str:
+    """Why images were skipped, e.g. ``(2 outside the model's scope, 1 unreadable)`` (CLI and GUI summaries)."""
+    return f"({out_of_scope} outside the model's scope, {unreadable} unreadable)"
 
 
 def _until_cancelled(scans: list[ScanToPredict], cancel: Any) -> Iterator[ScanToPredict]:

@@ -152,6 +152,16 @@ class ProjectDatabase:
         return self._closed
 
     # -- transactions ----------------------------------------------------------
+    def migrate(self) -> None:
+        """Bring an older schema up to date now (backup copy first), as the first write would."""
+        if self.read_only:
+            raise ReadOnlyProjectError(self.path.parent, "is open read-only: its schema cannot be migrated")
+        self._migrate_before_write(self.connection())
+
+    def _migrate_before_write(self, conn: sqlite3.Connection) -> None:
+        if self.upgrade is not None:
+            self.upgrade.before_write(conn)  # an older schema: backup copy, then migrate (own transaction)
+
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE`` .. ``COMMIT``).
@@ -173,8 +183,7 @@ class ProjectDatabase:
             finally:
                 state.depth -= 1
             return
-        if self.upgrade is not None:
-            self.upgrade.before_write(conn)  # an older schema: backup copy, then migrate (own transaction)
+        self._migrate_before_write(conn)
         conn.execute("BEGIN IMMEDIATE")
         state.depth = 1
         try:

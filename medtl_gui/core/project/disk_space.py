@@ -67,6 +67,24 @@ def _no_space_left(folder: str | os.PathLike[str]) -> bool:
         return False
 
 
+def delete_inside(path: Path, root: Path) -> Path | None:
+    """Delete the file or folder ``path`` when it lies inside ``root`` (a resolved folder, never ``root``
+    itself); the resolved path it deleted (None: outside ``root`` or unresolvable). Errors are ignored:
+    what cannot be deleted stays behind as an orphan for ``medtl check --repair``."""
+    try:
+        resolved = path.resolve()
+    except OSError:
+        return None
+    if resolved == root or not resolved.is_relative_to(root):
+        return None
+    if resolved.is_dir():
+        shutil.rmtree(resolved, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            resolved.unlink(missing_ok=True)
+    return resolved
+
+
 def remove_written(paths: Iterable[Path], root: Path) -> None:
     """Delete files and folders this operation wrote under ``root`` (never anything outside it), then
     folders under ``root`` that they leave empty. Errors are ignored: deleting on a full disk frees
@@ -74,18 +92,9 @@ def remove_written(paths: Iterable[Path], root: Path) -> None:
     root = root.resolve()
     parents: set[Path] = set()
     for path in paths:
-        try:
-            resolved = path.resolve()
-        except OSError:
-            continue
-        if resolved == root or not resolved.is_relative_to(root):
-            continue
-        if resolved.is_dir():
-            shutil.rmtree(resolved, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                resolved.unlink(missing_ok=True)
-        parents.add(resolved.parent)
+        deleted = delete_inside(path, root)
+        if deleted is not None:
+            parents.add(deleted.parent)
     for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
         while parent != root and parent.is_relative_to(root) and parent.parent != root:
             try:

@@ -299,10 +299,7 @@ def _reindex(project: "Project") -> Callable[[], None]:
 
 
 def _migrate(project: "Project") -> Callable[[], None]:
-    def fix() -> None:
-        with project.database.write():
-            pass  # the first write backs up and migrates (schema_upgrade.py)
-    return fix
+    return project.database.migrate  # backup copy first (schema_upgrade.py)
 
 
 def _delete_orphan_row(project: "Project", table: str, rowid: int) -> Callable[[], None]:

@@ -25,14 +25,12 @@ once there is space finishes it.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from medtl_gui.core.project.disk_space import DiskFullError
+from medtl_gui.core.project.disk_space import DiskFullError, delete_inside
 from medtl_gui.core.project.file_names import from_stored
 from medtl_gui.core.project.history import record_history
 from medtl_gui.core.project.store_base import DATABASE_NAME
@@ -42,16 +40,8 @@ IMAGE_TABLES = ("labels", "proposals", "masks", "review_ranking")
 
 
 def _delete_quietly(path: Path, root: Path) -> None:
-    """Delete a file or folder inside ``root``; anything outside it is left alone (a file that cannot be
-    deleted stays behind as an orphan for ``medtl check --repair``)."""
-    resolved, root = path.resolve(), root.resolve()
-    if resolved == root or not resolved.is_relative_to(root):
-        return
-    if resolved.is_dir():
-        shutil.rmtree(resolved, ignore_errors=True)
-    else:
-        with contextlib.suppress(OSError):
-            resolved.unlink(missing_ok=True)
+    """Delete a file or folder inside ``root``; anything outside it is left alone (see ``delete_inside``)."""
+    delete_inside(path, root.resolve())
 
 
 def _size(path: Path) -> int:

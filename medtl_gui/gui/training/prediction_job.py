@@ -83,10 +83,11 @@ class PredictionSummary:
         if self.total == 0:
             thing, made = ("a mask", "masks") if self.task == "segmentation" else ("a label", "classes")
             return f"Nothing to predict: every image has {thing}. Apply model suggests {made} for images without one."
+        from medtl_gui.core.inference.project_prediction import skip_reasons  # torch: loaded on use only
+
         skipped = len(self.out_of_scope) + len(self.failed)
         lines = [f"Predicted: {len(self.proposals)} of {self.total} image(s)",
-                 f"Skipped: {skipped} ({len(self.out_of_scope)} outside the model's scope, "
-                 f"{len(self.failed)} unreadable)",
+                 f"Skipped: {skipped} {skip_reasons(len(self.out_of_scope), len(self.failed))}",
                  f"Disagreeing with an existing label: {len(self.disagreeing)}"]
         if self.included_out_of_scope:
             lines.append(f"Predicted although outside the model's scope (you included them): "
