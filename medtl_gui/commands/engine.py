@@ -47,6 +47,7 @@ from typing import Any
 
 from medtl_gui.commands import UsageError, open_data as _open_data, user_errors as _user_errors, weight_store as _store
 from medtl_gui.commands.job import bad_input, cancellable_job, exit_code
+from medtl_gui.commands.predict import run_export, run_predict
 
 #: TrainConfig fields settable from the command line: option -> (field, type, help)
 TRAIN_OPTIONS: dict[str, tuple[str, type, str]] = {
@@ -71,17 +72,24 @@ TRAIN_OPTIONS: dict[str, tuple[str, type, str]] = {
     "--device": ("device", str, "auto, cpu, cuda, cuda:N or mps"),
     "--precision": ("precision", str, "auto, fp32, bf16 or fp16"),
     "--workers": ("num_workers", int, "data loader worker processes (default: none on a CPU, up to 8 on a GPU)"),
-    "--task": ("task", str, "classification, regression or segmentation (default: from the data)"),
-    "--patches-per-image": ("patches_per_image", int, "segmentation: random training patches per image and epoch"),
-    "--foreground-fraction": ("foreground_fraction", float, "segmentation: share of patches centred on a label"),
-    "--colour-channel": ("colour_channel", str, "segmentation: all, red, green or blue (green: fundus photographs)"),
-    "--contrast": ("contrast", str, "segmentation: none or clahe (adaptive histogram equalisation of the input)"),
-    "--input-scale": ("input_scale", float, "segmentation: resolution factor the network works at (e.g. 1.5)"),
-    "--base-channels": ("base_channels", int, "segmentation: width of a plain U-Net's first level"),
+    "--task": ("task", str, "the task (default: from the data); one of the registered tasks"),
     "--domain-adaptation": ("domain_adaptation", str, "none, adabn, dsbn or dann (needs target-domain images)"),
     "--target-domain": ("target_domain", str, "project: the domain name of the target images (default target)"),
     "--dann-weight": ("dann_weight", float, "dann: weight of the domain-classifier loss"),
 }
+
+
+def _add_task_options() -> None:
+    """Each registered task's own options (``Task.cli_options``), its name before their help."""
+    from medtl_gui.core.tasks import registered_tasks, task_names
+
+    TRAIN_OPTIONS["--task"] = ("task", str, f"{', '.join(task_names())} (default: from the data)")
+    for task in registered_tasks():
+        for option, (field, kind, text) in task.cli_options.items():
+            TRAIN_OPTIONS.setdefault(option, (field, kind, f"{task.name}: {text}"))
+
+
+_add_task_options()
 
 
 def register(sub: Any) -> None:
@@ -126,7 +134,7 @@ def register(sub: Any) -> None:
     p.add_argument("--no-ci", action="store_true", help="skip bootstrap confidence intervals")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
-    p.add_argument("--flips", action="store_true", help="segmentation: average with flipped predictions")
+    p.add_argument("--flips", action="store_true", help="average with flipped predictions (= --tta flips)")
     p.add_argument("--tta", default="none", choices=("none", "flips", "flips+rot", "full"),
                    help="test-time augmentation: average over flips, 90-degree rotations, zooms")
     p.set_defaults(func=run_evaluate)
@@ -157,10 +165,10 @@ def _register_predict_and_export(sub: Any) -> None:
     p.add_argument("--force-scope", action="store_true",
                    help="also predict images outside the model's scope (other modality, volume vs 2D, colour vs "
                         "grey, pixel or image size far from the training images); by default they are skipped")
-    p.add_argument("--masks-dir", type=Path, help="segmentation run on files: write masks here (default: "
+    p.add_argument("--masks-dir", type=Path, help="a run that predicts masks, on files: write masks here (default: "
                                                    "<CSV folder>/masks)")
     p.add_argument("--mask-format", default="png", choices=("png", "nifti", "dicom-seg"),
-                   help="segmentation run on files: mask file format")
+                   help="a run that predicts masks, on files: mask file format")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=run_predict)
 
@@ -183,41 +191,53 @@ def _explicit_options(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def _config_from_args(args: argparse.Namespace, data, *, tell: bool = False):
-    """The run's config: a config file, the resumed run's, or a recipe; then the explicit options.
+def _saved_config(args: argparse.Namespace):
+    """The config file's or the resumed run's config (None: neither was given)."""
+    from medtl_gui.core.runs import RunRecord
+    from medtl_gui.core.training.config import TrainConfig
+
+    if getattr(args, "config", None):
+        return TrainConfig.load(args.config)
+    if getattr(args, "resume", None):
+        return RunRecord.existing(args.resume).train_config()
+    return None
+
+
+def _train_task(args: argparse.Namespace):
+    """The task of a ``medtl train`` command line: --task, else the config's, else the data's (registry)."""
+    from medtl_gui.core.tasks import task_for_data, task_named
+
+    if getattr(args, "task", None) is not None:
+        return task_named(args.task)
+    saved = _saved_config(args)
+    return task_named(saved.task) if saved is not None else task_for_data(args.data)
+
+
+def _config_from_args(args: argparse.Namespace, task, data, *, tell: bool = False):
+    """The run's config: a config file, the resumed run's, or the task's default recipe; then the options.
 
     A recipe is resolved against the weight store (see ``recipe_choice``):
     missing weights never refuse the run; with ``tell`` the one-line reason
     of the choice goes to stderr.
     """
     from medtl_gui.core.training.config import TrainConfig
-    from medtl_gui.core.training.recipe_choice import choose_recipe_for_data
-    from medtl_gui.core.training.recipes import DEFAULT_RECIPE
 
-    if args.config and args.recipe:
+    if getattr(args, "config", None) and args.recipe:
         raise UsageError("--recipe and --config are alternatives: a config file already holds every setting")
     explicit = _explicit_options(args)
-    if args.config:
-        config = TrainConfig.load(args.config)
-    elif args.resume:
-        config = TrainConfig.load(Path(args.resume) / "config.json")
-    else:
-        choice = choose_recipe_for_data(args.recipe or DEFAULT_RECIPE, data,
-                                        store=_store(getattr(args, "weights_dir", None)), **explicit)
-        if tell and choice.reason:
-            print(choice.reason, file=sys.stderr)
-        return choice.config
-    return TrainConfig.from_dict(config.to_dict() | explicit, origin="command line")
+    saved = _saved_config(args)
+    if saved is None:
+        config, note = task.default_config(data, recipe=args.recipe, store=_store(getattr(args, "weights_dir", None)),
+                                           **explicit)
+        if tell and note:
+            print(note, file=sys.stderr)
+        return config
+    return TrainConfig.from_dict(saved.to_dict() | {"task": task.name} | explicit, origin="command line")
 
 
 # --------------------------------------------------------------------------- train
 def run_train(args: argparse.Namespace) -> int:
-    """Handler of ``medtl train``."""
-    from medtl_gui.commands.segmentation_engine import (
-        launch_segmentation_train,
-        run_segmentation_train,
-        wants_segmentation,
-    )
+    """Handler of ``medtl train``: any registered task, one path."""
     from medtl_gui.core.training import distributed_launch
 
     try:
@@ -226,65 +246,71 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     if args.restart:  # the launcher's processes never get --restart: this process sets the attempt aside once
         _restart(args)
-    if wants_segmentation(args):
-        if job is not None and not distributed_launch.launched_by_torchrun():
-            return launch_segmentation_train(args, job, TRAIN_OPTIONS)
-        return run_segmentation_train(args, TRAIN_OPTIONS)
+    with bad_input():
+        task = _train_task(args)
     if job is not None and not distributed_launch.launched_by_torchrun():
-        return _launch_train(args, job)
+        return _launch_train(args, job, task)
     from medtl_gui.core.training.distributed import process_group
     from medtl_gui.core.training.engine import train
 
     with bad_input():
-        data = _open_data(args.data)
+        data = task.open_data(args.data)
         if args.target_data is not None:
             from medtl_gui.core.data.target_domain import with_target_npz
 
             with_target_npz(data, args.target_data)
-        config = _config_from_args(args, data, tell=not args.quiet and not distributed_launch.launched_by_torchrun())
-    with cancellable_job(quiet=args.quiet) as job:
-        with process_group(config.device) as context:  # torchrun's processes join their job here
-            main_rank = context is None or context.is_main
-            result = train(config, data, job.progress(main_process=main_rank), job.control,
-                           run_dir=args.run_dir, resume_from=args.resume, weight_store=_store(args.weights_dir))
-    if args.json and main_rank:
+        config = _config_from_args(args, task, data,
+                                   tell=not args.quiet and not distributed_launch.launched_by_torchrun())
+    main_rank = True
+    try:
+        with cancellable_job(quiet=args.quiet) as job:
+            with process_group(config.device) as context:  # torchrun's processes join their job here
+                main_rank = context is None or context.is_main
+                result = train(config, data, job.progress(main_process=main_rank), job.control,
+                               run_dir=args.run_dir, resume_from=args.resume, weight_store=_store(args.weights_dir))
+    finally:
+        task.close_data(data)
+    if args.json and main_rank:  # rank 0 alone prints
         print(json.dumps(result.report, indent=2))
-    elif not args.quiet and main_rank and "test" in result.report:
-        test = result.report["test"]
-        keys = [k for k in ("accuracy", "balanced_accuracy", "auc", "f1", "mae") if test.get(k) is not None]
-        print("test: " + ", ".join(f"{k} {test[k]:.4f}" for k in keys), file=sys.stderr)
+    elif not args.quiet and main_rank:
+        for split in task.summary_splits:
+            if split in result.report:
+                print(f"{split}: {task.summary(result.report[split])}", file=sys.stderr)
     return exit_code(result.status)
 
 
 def _restart(args: argparse.Namespace) -> None:
     """``--resume RUN --restart``: set the run's earlier attempt aside so that it trains again from epoch 1."""
-    from medtl_gui.core.training.run_folder import RunFolder
+    from medtl_gui.core.runs import RunRecord
 
     if args.resume is None:
         raise UsageError("--restart needs --resume RUN_DIR: the run to train again from its first epoch")
-    folder = RunFolder.existing(args.resume)
+    folder = RunRecord.existing(args.resume)
     aside = folder.set_aside_attempt()
     if not args.quiet:
         print(f"restarting {folder.path} from its first epoch; the earlier attempt is kept in {aside.name}/",
               file=sys.stderr)
 
 
-def _launch_train(args: argparse.Namespace, job) -> int:
+def _launch_train(args: argparse.Namespace, job, task) -> int:
     """``medtl train --nproc-per-node N``: check the settings here, then start the processes with torchrun."""
     from medtl_gui.core.training.distributed_launch import launch, train_arguments
-    from medtl_gui.core.training.strategies import get_strategy
 
+    data = None
     try:
-        data = _open_data(args.data)
-        config = _config_from_args(args, data)
+        data = task.open_data(args.data)
+        config = _config_from_args(args, task, data)
         config.validate()
     except _user_errors() as exc:
         raise UsageError(str(exc)) from exc
+    finally:
+        if data is not None:
+            task.close_data(data)
     if config.domain_adaptation != "none" or args.target_data is not None:
         raise UsageError("domain adaptation runs in a single process: leave out --nproc-per-node")
-    if get_strategy(config.strategy).uses_feature_cache and config.cache_features:
-        print("feature extraction with cached features runs in a single process (it is already fast)",
-              file=sys.stderr)
+    reason = task.single_process_reason(config)
+    if reason:
+        print(reason, file=sys.stderr)
         args.nproc_per_node = None
         return run_train(args)
     if config.batch_size % job.world_size:
@@ -295,122 +321,22 @@ def _launch_train(args: argparse.Namespace, job) -> int:
 
 # --------------------------------------------------------------------------- evaluate
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Handler of ``medtl evaluate``."""
-    from medtl_gui.commands.segmentation_engine import is_segmentation_run, run_segmentation_evaluate
+    """Handler of ``medtl evaluate``: the run's task evaluates it (registry)."""
+    from medtl_gui.core.tasks import task_of
 
-    if is_segmentation_run(args.run):
-        if args.tta not in ("none", "flips"):
-            raise UsageError("segmentation runs support --tta none or flips")
-        args.flips = args.flips or args.tta == "flips"
-        return run_segmentation_evaluate(args)
-    from medtl_gui.core.evaluation.run_evaluation import evaluate_run
-
+    task = task_of(args.run)
     try:
-        data = _open_data(args.data)
-        try:
-            images = data.split(args.split)
-        except KeyError as exc:
-            raise UsageError(f"{args.data}: {exc.args[0]}") from exc
-        checkpoint = args.checkpoint
-        if args.domain is not None:
-            from medtl_gui.core.training.domain_adaptation import evaluation_inputs_for_domain
-
-            try:
-                checkpoint, images = evaluation_inputs_for_domain(args.run, args.domain, data, images)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from exc
-        result = evaluate_run(args.run, images, threshold=args.threshold, confidence_intervals=not args.no_ci,
-                              device=args.device, checkpoint=checkpoint, tta=args.tta)
-    except _user_errors() as exc:
+        result = task.evaluate_run(args.run, args.data, args.split, threshold=args.threshold,
+                                   confidence_intervals=not args.no_ci, device=args.device,
+                                   checkpoint=args.checkpoint, tta="flips" if args.flips else args.tta,
+                                   domain=args.domain)
+    except KeyError as exc:  # the data has no such split
+        raise UsageError(f"{args.data}: {exc.args[0]}") from exc
+    except (*_user_errors(), ValueError) as exc:
         raise UsageError(str(exc)) from exc
     result["split"] = args.split
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{result['data']} ({result['n']} images), run {result['run']}")
-    for key in ("accuracy", "balanced_accuracy", "precision", "recall", "specificity", "f1", "auc", "mae", "mse"):
-        if key in result and result[key] is not None:
-            interval = result.get("ci95", {}).get(key)
-            ci = f"  [{interval[0]:.4f}, {interval[1]:.4f}]" if interval and interval[0] is not None else ""
-            print(f"  {key:18s} {result[key]:.4f}{ci}")
-    if "confusion_matrix" in result:
-        print(f"  confusion matrix (rows true {result['class_names']}): {result['confusion_matrix']}")
-    if result.get("members"):
-        from medtl_gui.core.inference.ensemble_evaluation import member_table
-
-        print("\n".join(["members and ensemble side by side:", *member_table(result)]))
-    return 0
-
-
-# --------------------------------------------------------------------------- predict, export
-def run_predict(args: argparse.Namespace) -> int:
-    """Handler of ``medtl predict``: exit 0 when every input was predicted, 1 when some were skipped."""
-    from medtl_gui.commands.segmentation_engine import is_segmentation_run, run_segmentation_predict
-
-    if is_segmentation_run(args.run):
-        if args.tta != "none":
-            raise UsageError("--tta is not available for segmentation predictions yet (medtl evaluate --tta flips is)")
-        if not any((Path(i) / "project.sqlite").is_file() for i in args.inputs):
-            from medtl_gui.commands.predict_files import run_mask_file_predict
-
-            return run_mask_file_predict(args)
-        return run_segmentation_predict(args)
-    from medtl_gui.core.inference.location_prediction import predict_locations
-    from medtl_gui.core.inference.prediction_table import write_predictions, write_predictions_csv
-    from medtl_gui.core.inference.trained_model import load_trained_model
-
-    try:
-        checkpoint = args.checkpoint
-        if args.domain is not None:
-            from medtl_gui.core.training.domain_adaptation import checkpoint_for_domain
-
-            try:
-                checkpoint = checkpoint_for_domain(args.run, args.domain)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from exc
-        trained = load_trained_model(args.run, checkpoint, tta=args.tta)
-        found = predict_locations(trained, args.inputs, split=args.split, unlabelled_only=args.unlabelled,
-                                  device=args.device, store_proposals=not args.no_proposals,
-                                  include_out_of_scope=args.force_scope)
-    except _user_errors() as exc:
-        raise UsageError(str(exc)) from exc
-    rows, skipped = found.rows, found.skipped
-    if found.project is not None and not args.identified:  # leaving the project: de-identified (privacy rules)
-        from medtl_gui.commands.predict_files import deidentified_project_rows
-
-        rows = deidentified_project_rows(found.project, rows)
-    if args.out:
-        write_predictions_csv(args.out, rows, trained.class_names, skipped)
-        if found.project is not None:
-            from medtl_gui.commands.predict_files import log_project_export
-
-            log_project_export(found.project, "predictions-csv", args.out, not args.identified, len(rows))
-    if args.json:
-        print(json.dumps({"run": str(trained.run_dir), "class_names": trained.class_names,
-                          "threshold": trained.threshold, "scope_note": found.scope_note,
-                          "predictions": [r.to_json() for r in rows],
-                          "skipped": [{"source": s, "error": e} for s, e in skipped]}, indent=2))
-    elif not args.out:
-        write_predictions(sys.stdout, rows, trained.class_names, skipped)
-    from medtl_gui.commands.predict_files import report_scope
-
-    for source, reason in found.failures:
-        print(f"skipped {source}: {reason}", file=sys.stderr)
-    stored = f"; proposals stored in {found.project}" if found.project and not args.no_proposals else ""
-    print(f"{len(rows) + len(skipped) - len(found.failures)} predicted, {len(found.failures)} skipped{stored}",
-          file=sys.stderr)
-    report_scope(found, args.force_scope)
-    return 1 if found.failures else 0
-
-
-def run_export(args: argparse.Namespace) -> int:
-    """Handler of ``medtl export``."""
-    from medtl_gui.core.inference.export import export_run
-
-    try:
-        result = export_run(args.run, args.format, args.out, args.checkpoint)
-    except _user_errors() as exc:
-        raise UsageError(str(exc)) from exc
-    print(f"exported {result.model_path} (outputs match the run's model within {result.max_abs_difference:.1e}); "
-          f"model card: {result.card_markdown}, {result.card_json}")
+    print("\n".join(task.evaluation_lines(result)))
     return 0

@@ -151,7 +151,7 @@ def member_plan(count: int | None, models: str | None, seeds: str | None, base_m
 def run_ensemble_train(args: argparse.Namespace) -> int:
     """Handler of ``medtl ensemble train``: members one after the other, then the ensemble."""
     from medtl_gui.commands import open_data as _open_data, weight_store as _store
-    from medtl_gui.commands.engine import _config_from_args
+    from medtl_gui.commands.engine import _config_from_args, _train_task
     from medtl_gui.core.inference.ensemble import build_ensemble, is_ensemble_folder, validation_split
     from medtl_gui.core.training.config import TrainConfig
     from medtl_gui.core.training.engine import train
@@ -162,7 +162,7 @@ def run_ensemble_train(args: argparse.Namespace) -> int:
     member_dirs: list[Path] = []
     with cancellable_job(quiet=args.quiet) as job:
         data = _open_data(args.data)
-        base = _config_from_args(args, data)
+        base = _config_from_args(args, _train_task(args), data)
         if base.task != "classification":
             raise UsageError(f"ensembles combine classification runs, not {base.task}")
         plan = member_plan(args.members, args.models, args.seeds, base.model, base.seed)

@@ -1,6 +1,6 @@
-"""Parts of ``medtl predict`` that ``medtl_gui.commands.engine`` delegates here (no sub-commands of its own).
+"""Parts of ``medtl predict`` that ``medtl_gui.commands.predict`` delegates here (no sub-commands of its own).
 
-- :func:`run_mask_file_predict`: a segmentation run over scan files and
+- :func:`run_mask_file_predict`: a run that predicts masks, over scan files and
   folders writes one mask file per scan (``--masks-dir``, ``--mask-format
   png|nifti|dicom-seg``) and a CSV listing them, unreadable files included.
 - :func:`report_scope`: the lines on images outside the model's scope
@@ -24,7 +24,7 @@ from medtl_gui.commands import UsageError
 
 
 def run_mask_file_predict(args: argparse.Namespace) -> int:
-    """``medtl predict FILES/FOLDERS --run SEG_RUN``: masks written as files; exit 1 if any scan was skipped."""
+    """``medtl predict FILES/FOLDERS --run RUN`` (a run that predicts masks): masks written as files; exit 1 if any scan was skipped."""
     from medtl_gui.core.data.errors import DataError
     from medtl_gui.core.inference.prediction_batch import predict_paths
     from medtl_gui.core.masks import MaskFormatError
@@ -33,7 +33,7 @@ def run_mask_file_predict(args: argparse.Namespace) -> int:
         raise UsageError("--split and --unlabelled only apply to a project")
     masks_dir = args.masks_dir or (Path(args.out).parent / "masks" if args.out else None)
     if masks_dir is None:
-        raise UsageError("a segmentation run on files writes mask files: give --masks-dir DIR (or --out FILE.csv)")
+        raise UsageError("a run that predicts masks writes mask files for scan files: give --masks-dir DIR (or --out FILE.csv)")
     try:
         result = predict_paths(args.run, args.inputs, args.out, masks_dir=masks_dir, mask_format=args.mask_format,
                                checkpoint=args.checkpoint, device=args.device)

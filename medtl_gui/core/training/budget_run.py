@@ -4,7 +4,7 @@
 built (probe, epochs, maybe a larger image size, written into config.json);
 :func:`follow_time_budget` runs after every epoch (re-plan from the measured
 epochs, or stop cleanly when no other epoch fits). ``run`` is the engine's
-``TrainingRun``: its config, settings, folder, clock and events.
+``TrainingRun`` (run_loop.py): its config, settings, folder, clock and events.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def plan_time_budget(run: Any, batches: Any) -> Any:
         val_loader = None
     costs = time_budget.probe_costs(probe_runner, batches, minutes * 60.0, run.folder.path, val_loader)
     recipe = RECIPES.get(run.config.recipe or "")
-    may_grow = (run.config.task != "segmentation" and not batches.features_mode and recipe is not None
+    may_grow = (not batches.features_mode and recipe is not None  # recipes size whole images
                 and run.config.image_size is not None
                 and run.config.image_size == recipe.values().get("image_size"))
     n_val, n_test = len(run.settings.val or []), len(run.settings.test or [])

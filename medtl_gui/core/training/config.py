@@ -15,7 +15,6 @@ from typing import Any
 from medtl_gui.core.data.augmentation import AUGMENTATION_PRESETS
 from medtl_gui.core.data.sampling import IMBALANCE_MODES
 from medtl_gui.core.evaluation.thresholds import THRESHOLD_POLICIES
-from medtl_gui.core.models.zoo import MODEL_ZOO
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = {
@@ -25,13 +24,9 @@ SCHEDULES = {
 }
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 RETENTIONS = ("none", "l2sp", "lwf")
-TASKS = ("classification", "regression", "segmentation")
 REGRESSION_LOSSES = ("mse", "mae")
 #: domain adaptation methods (see medtl_gui.core.training.domain_adaptation)
 DOMAIN_ADAPTATIONS = ("none", "adabn", "dsbn", "dann")
-#: segmentation-only input settings and their defaults (another task must leave them so)
-SEGMENTATION_INPUT_DEFAULTS = {"colour_channel": "all", "contrast": "none", "input_scale": 1.0,
-                               "base_channels": None, "dice_weight": 1.0}
 
 
 class ConfigError(ValueError):
@@ -127,11 +122,11 @@ class TrainConfig:
         from medtl_gui.core.training.recipes import RECIPES
         from medtl_gui.core.training.strategies import STRATEGIES
 
-        need(self.model in MODEL_ZOO or self.task == "segmentation", "model",
-             f"unknown model {self.model!r}; available: {', '.join(MODEL_ZOO)}")
         need(self.recipe is None or self.recipe in RECIPES, "recipe",
              f"unknown recipe {self.recipe!r}; available: {', '.join(RECIPES)}")
-        need(self.task in TASKS, "task", f"must be one of {', '.join(TASKS)}")
+        from medtl_gui.core.tasks import registered_tasks, task_named, task_names
+
+        need(self.task in task_names(), "task", f"must be one of {', '.join(task_names())}")
         need(self.strategy in STRATEGIES, "strategy",
              f"unknown strategy {self.strategy!r}; available: {', '.join(STRATEGIES)}")
         need(self.retention is None or self.retention in RETENTIONS, "retention", f"must be one of {', '.join(RETENTIONS)}")
@@ -172,18 +167,14 @@ class TrainConfig:
         need(bool(self.target_domain) and self.target_domain != "source", "target_domain",
              "must name a domain other than 'source' (the default domain of every image)")
         need(self.dann_weight >= 0, "dann_weight", "must be >= 0")
-        need(self.domain_adaptation == "none" or self.task == "classification", "domain_adaptation",
-             "is available for classification only")
         need(self.monitor == "auto" or self.monitor.startswith(("val_", "train_")), "monitor",
              "must be 'auto' or a metric name such as val_auc, val_loss, val_balanced_accuracy")
-        for key, default in SEGMENTATION_INPUT_DEFAULTS.items():
-            need(self.task == "segmentation" or getattr(self, key) == default, key,
-                 "applies to segmentation runs only")
-        if self.task == "segmentation":
-            from medtl_gui.core.training.segmentation_config import segmentation_config_problems
-
-            for key, reason in segmentation_config_problems(self):
-                need(False, key, reason)
+        for task in registered_tasks():  # a task's own settings: every other task leaves them at their defaults
+            for key, default in task.config_section.items():
+                need(self.task in task.names or getattr(self, key) == default, key,
+                     f"applies to {task.title.lower()} runs only")
+        for key, reason in task_named(self.task).config_problems(self):  # the task's section, checked once
+            need(False, key, reason)
         return self
 
     # ------------------------------------------------------------ JSON

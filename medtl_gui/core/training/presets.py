@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from medtl_gui.core.training.config import ConfigError, TrainConfig
-from medtl_gui.core.training.recipe_choice import RecipeChoice, choose_recipe
+from medtl_gui.core.training.recipe_choice import RecipeChoice
 
 #: validation predictions the engine sends per epoch to the GUI (ROC curve, confusion-matrix cells)
 GUI_VALIDATION_SAMPLES = 4096
@@ -72,14 +72,10 @@ def get_preset(name: str) -> TrainingPreset:
 def preset_choice(name: str, task: str = "classification", n_train: int | None = None, *, store: Any = None,
                   runs_dir: str | Path | None = None, **overrides: Any) -> RecipeChoice:
     """Preset ``name`` for ``task`` as this install can run it on ``n_train`` images, with the reason."""
-    preset = get_preset(name)
-    if task == "segmentation":
-        values = TrainConfig().to_dict() | preset.segmentation | {"validation_samples": 0}
-        config = TrainConfig.from_dict(values | overrides, origin=f"preset {preset.title!r}")
-        return RecipeChoice(config, f"{preset.title.split(' (')[0]}: a small U-Net from random weights (no "
-                                    f"pretrained file needed), {config.epochs} epochs.", "recipe", name)
-    return choose_recipe(preset.recipe, store=store, n_train=n_train, task=task, runs_dir=runs_dir,
-                         **({"validation_samples": GUI_VALIDATION_SAMPLES} | overrides))
+    from medtl_gui.core.tasks import task_named
+
+    return task_named(task).preset_choice(get_preset(name), task, n_train, store=store, runs_dir=runs_dir,
+                                          **overrides)
 
 
 def preset_config(name: str, task: str = "classification", n_train: int | None = None, *, store: Any = None,

@@ -23,6 +23,7 @@ from medtl_gui.core.data.sampling import resolve_imbalance_mode
 from medtl_gui.core.models.builder import ModelBundle, build_model
 from medtl_gui.core.models.weights.store import WeightStore
 from medtl_gui.core.models.zoo import get_model_spec
+from medtl_gui.core.tasks.classification import head_kind
 from medtl_gui.core.training.config import ConfigError, TrainConfig
 from medtl_gui.core.training.strategies import DEFAULT_ALPHA, Strategy, get_strategy
 
@@ -87,7 +88,7 @@ def _monitor(config: TrainConfig, has_val: bool) -> tuple[str, str]:
         if not has_val:
             monitor = "train_loss"
         else:
-            monitor = "val_auc" if config.task == "classification" else "val_mae"
+            monitor = "val_auc" if head_kind(config) == "classification" else "val_mae"
     elif monitor.startswith("val_") and not has_val:
         monitor = "train_loss"
     mode = "min" if monitor.rsplit("_", 1)[-1] in LOWER_IS_BETTER else "max"
@@ -121,16 +122,16 @@ def leave_out_vanished(data: DataSplits) -> list[str]:
 def resolve_settings(config: TrainConfig, data: DataSplits) -> ResolvedSettings:
     """Concrete strategy, sizes, retention, imbalance handling, monitor and splits (images that are gone are
     left out first, with a warning in ``data.extra["warnings"]``)."""
-    config.validate()
     spec = get_model_spec(config.model)
     strategy = get_strategy(config.strategy)
     leave_out_vanished(data)
     train = data.train
     if len(train) == 0:
         raise DataError(data.source or "data", "the training split is empty")
-    if config.task == "classification" and len(train.class_names) < 2:
+    head = head_kind(config)
+    if head == "classification" and len(train.class_names) < 2:
         raise DataError(data.source or "data", "classification needs at least 2 classes")
-    if config.task == "regression" and train.class_names:
+    if head == "regression" and train.class_names:
         raise DataError(data.source or "data", "regression needs numeric targets, but the data has class labels")
     val, held_out = data.val, False
     if val is None or len(val) == 0:
@@ -149,8 +150,8 @@ def resolve_settings(config: TrainConfig, data: DataSplits) -> ResolvedSettings:
     if retention == "lwf" and config.pretrained in (None, "none"):
         raise ConfigError("retention", "LwF distils the pretrained network's outputs: set 'pretrained'")
     alpha = DEFAULT_ALPHA[retention] if config.alpha is None else config.alpha
-    counts = train.class_counts() if config.task == "classification" else np.array([len(train)])
-    imbalance = resolve_imbalance_mode(config.imbalance, counts) if config.task == "classification" else "none"
+    counts = train.class_counts() if head == "classification" else np.array([len(train)])
+    imbalance = resolve_imbalance_mode(config.imbalance, counts) if head == "classification" else "none"
     monitor, mode = _monitor(config, val is not None)
     return ResolvedSettings(
         strategy=strategy,
@@ -181,10 +182,11 @@ def build_run_model(config: TrainConfig, settings: ResolvedSettings, store: Weig
         entry = store.resolve(config.model, config.pretrained)
         weights = store.load(entry) if entry is not None else None
     seed_everything(config.seed)
-    n_classes = len(settings.train.class_names) if config.task == "classification" else 0
+    head = head_kind(config)
+    n_classes = len(settings.train.class_names) if head == "classification" else 0
     bundle = build_model(
         config.model,
-        task=config.task,
+        task=head,
         n_classes=n_classes,
         in_channels=settings.in_channels,
         weights=weights,

@@ -1,6 +1,6 @@
 """Resolve a segmentation config against its data and build the network (before any training).
 
-The counterpart of :mod:`run_setup` for ``task="segmentation"``: concrete
+The segmentation task's counterpart of :mod:`run_setup` (:mod:`medtl_gui.core.tasks.segmentation`): concrete
 patch size, channels, normalisation, strategy, retention and monitor, the
 validation split (whole cases held out of training when the data has none),
 and the U-Net with its starting weights. Everything here can fail on bad
@@ -79,7 +79,6 @@ def _monitor(config: TrainConfig, has_val: bool) -> tuple[str, str]:
 
 def resolve_segmentation_settings(config: TrainConfig, data: SegmentationSplits) -> SegmentationSettings:
     """Concrete strategy, patch size, channels, retention, monitor and splits."""
-    config.validate()
     architecture = get_segmentation_architecture(config.model)
     strategy = get_strategy(config.strategy)
     train = data.train

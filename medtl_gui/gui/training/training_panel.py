@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 from medtl_gui.core.data.augmentation import AUGMENTATION_PRESETS
 from medtl_gui.core.data.contrast import COLOUR_CHANNELS
 from medtl_gui.core.data.sampling import IMBALANCE_MODES
-from medtl_gui.core.training.config import SEGMENTATION_INPUT_DEFAULTS, TrainConfig
+from medtl_gui.core.tasks import DEFAULT_TASK, registered_tasks
+from medtl_gui.core.training.config import TrainConfig
 from medtl_gui.core.training.presets import NOT_PRESET_FIELDS, preset_choice, preset_overrides
 from medtl_gui.core.training.recipe_choice import RecipeChoice
 from medtl_gui.core.training.segmentation_config import SEGMENTATION_STRATEGIES
@@ -41,7 +42,7 @@ from medtl_gui.gui.training.form_fields import spin as _spin
 from medtl_gui.gui.training.domain_adaptation_box import DomainAdaptationBox
 from medtl_gui.gui.training.panel_layout import lay_out
 from medtl_gui.gui.training.panel_memory import CUSTOM, load_project_settings, remember_settings, restore_settings
-from medtl_gui.gui.training.training_setup import (
+from medtl_gui.core.training.setup_checks import (
     GUI_VALIDATION_SAMPLES,
     PRESETS,
     TASK_TITLES,
@@ -151,7 +152,7 @@ class TrainingPanel(QWidget):
         self._check_timer.timeout.connect(self.refresh_problems)
         self._layout()
         self._connect()
-        self.set_task("classification")
+        self.set_task(DEFAULT_TASK)
         self.apply_preset("balanced")
 
     def _layout(self) -> None:
@@ -368,7 +369,9 @@ class TrainingPanel(QWidget):
                 values["imbalance"] = "auto"
         else:
             values["validation_samples"] = GUI_VALIDATION_SAMPLES
-            values |= SEGMENTATION_INPUT_DEFAULTS  # hidden for other tasks: they must stay at their defaults
+        for task in registered_tasks():  # another task's settings are hidden: they must stay at their defaults
+            if values["task"] not in task.names:
+                values |= task.config_section
         return TrainConfig(**values)
 
     def problems(self) -> list[str]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from medtl_gui.core.runs import RunRecord
 from medtl_gui.core.training.config import TrainConfig
 from medtl_gui.core.training.control import RunControl
 from medtl_gui.gui.training.run_progress import (
@@ -33,7 +34,6 @@ from medtl_gui.gui.training.run_progress import (
     RunOutcome,
     error_hint,
 )
-from medtl_gui.gui.training.run_records import VALIDATION_FILE
 
 LOG = logging.getLogger("medtl_gui.training")
 #: file in the project's runs/ folder for failures that happen before a run folder exists
@@ -124,36 +124,35 @@ class TrainingWorker(QObject):
         self.finished.emit(outcome)
 
     def _train(self) -> RunOutcome:
-        from medtl_gui.gui.training.training_data import OverlayMaker, snapshot_training_data
+        from medtl_gui.core.tasks import task_for_config
+        from medtl_gui.gui.training.training_data import OverlayMaker
 
         request, config = self.request, self.request.config
-        data = snapshot_training_data(request.project, config.task)  # first: the labels as Start found them
+        task = task_for_config(config)
+        data = task.project_data(request.project)  # first: the labels as Start found them
         self.message.emit(f"labels frozen for this run: {_split_sizes(data)}", "info")
 
         import torch  # first import on this thread, never on the GUI thread
 
         from medtl_gui.core.models.weights import WeightStore
         from medtl_gui.core.training import train
-        from medtl_gui.gui.training.training_setup import training_threads
+        from medtl_gui.core.training.setup_checks import training_threads
 
         torch.set_num_threads(request.threads or training_threads())
         import_validation_metrics()
         freeze_long_lived_objects()
         on_epoch = None
-        if config.task == "segmentation" and request.overlay_images > 0:
+        if task.shows_overlays and request.overlay_images > 0:
             maker = OverlayMaker(data, request.overlay_images, config.device)
             on_epoch = lambda _event: self._emit_overlays(maker)  # noqa: E731
-        class_names = list(data.class_names) if config.task == "classification" else []
-        items_per_batch = float(config.batch_size) if config.task == "segmentation" else None  # patches
+        class_names = list(data.class_names) if task.prediction_output == "table" else []  # per-class figures
+        items_per_batch = float(config.batch_size) if task.counts_patches else None  # patches
         self._relay = ProgressRelay(WorkerSink(self), class_names, items_per_batch=items_per_batch, on_epoch=on_epoch)
         store = WeightStore(request.weights_dir) if request.weights_dir else WeightStore()
         result = train(config, data, self._relay, self.control, run_dir=request.run_dir,
                        resume_from=request.resume_from, weight_store=store)
         run_dir = str(result.run_dir) if result.run_dir is not None else self._relay.run_dir
-        details = ""
-        if result.status == "failed" and run_dir:
-            log = Path(run_dir) / "error.log"
-            details = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+        details = RunRecord(run_dir).error_text() if result.status == "failed" and run_dir else ""
         error = result.error
         return RunOutcome(result.status, run_dir, result.best_epoch, result.best_metric, dict(result.report),
                           error, details, error_hint(error) if error else "")
@@ -170,10 +169,8 @@ class TrainingWorker(QObject):
         """Keep the latest validation predictions in the run folder (for reopening the run later)."""
         if self._relay is None or not self._relay.run_dir:
             return
-        from medtl_gui.core.models.weights.manifest import write_json_atomic
-
         try:
-            write_json_atomic(Path(self._relay.run_dir) / VALIDATION_FILE, figures.to_json())
+            RunRecord(self._relay.run_dir).write_validation(figures.to_json())
         except OSError as exc:
             LOG.warning("cannot keep validation predictions in %s: %s", self._relay.run_dir, exc)
 
@@ -184,12 +181,12 @@ class TrainingWorker(QObject):
         text = f"{stamp} {outcome.error}\n{outcome.details}\n"
         try:
             if outcome.run_dir and Path(outcome.run_dir).is_dir():
-                path = Path(outcome.run_dir) / "gui-error.log"
+                path = RunRecord(outcome.run_dir).append_gui_error(text)
             else:
                 path = self.request.runs_dir / EARLY_ERRORS_LOG
                 path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as stream:
-                stream.write(text)
+                with open(path, "a", encoding="utf-8") as stream:
+                    stream.write(text)
             outcome.details = outcome.details or text
             outcome.report.setdefault("error_log", str(path))
         except OSError as exc:
