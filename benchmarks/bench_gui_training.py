@@ -22,7 +22,7 @@
    epochs after the first of every run of a kind; ratio = GUI / CLI.
 
 The window limits OpenMP's spinning (``GOMP_SPINCOUNT=1000``,
-``KMP_BLOCKTIME=1``; see ``training_setup.limit_openmp_spinning``); the CLI
+``KMP_BLOCKTIME=1``; see ``medtl_gui.core.openmp.limit_openmp_spinning``); the CLI
 runs get the same values so both train the same way; ``--cli-default-omp``
 adds one CLI run with OpenMP's defaults (long spinning) for comparison.
 
@@ -70,7 +70,7 @@ def epoch_rates(run_dir: Path) -> list[float]:
 
 def cli_run(project: Path, config: Path, run_dir: Path, openmp: dict[str, str]) -> list[float]:
     """Epoch throughputs of ``medtl train`` with ``config`` and these OpenMP variables (others unset)."""
-    from medtl_gui.gui.training.training_setup import OPENMP_VARIABLES
+    from medtl_gui.core.training.setup_checks import OPENMP_VARIABLES
 
     env = {k: v for k, v in os.environ.items() if k not in OPENMP_VARIABLES} | {"PYTHONPATH": str(ROOT)} | openmp
     subprocess.run([sys.executable, "-m", "medtl_gui.cli", "train", str(project), "--config", str(config),
@@ -209,7 +209,7 @@ def main() -> int:
     gui = GuiHarness(project, args, work)
     config_path = work / "config.json"
     gui.save_config(config_path)
-    from medtl_gui.gui.training.training_setup import OPENMP_SPIN_LIMITS, OPENMP_VARIABLES
+    from medtl_gui.core.training.setup_checks import OPENMP_SPIN_LIMITS, OPENMP_VARIABLES
 
     openmp = {k: os.environ[k] for k in OPENMP_VARIABLES if k in os.environ}  # as the window set them
     cli_rates: list[float] = []

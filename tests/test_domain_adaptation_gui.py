@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from medtl_gui.core.training.config import TrainConfig
-from medtl_gui.gui.training.training_setup import DataSummary, preset_config, setup_problems
+from medtl_gui.core.training.setup_checks import DataSummary, preset_config, setup_problems
 
 
 def _summary(domains: dict[str, int]) -> DataSummary:

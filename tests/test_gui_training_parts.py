@@ -29,7 +29,7 @@ from medtl_gui.gui.training.epoch_figures import (
 )
 from medtl_gui.gui.training.run_progress import ProgressRelay, error_hint
 from medtl_gui.gui.training.run_records import config_differences, list_runs, read_validation, summarise_run
-from medtl_gui.gui.training.training_setup import (
+from medtl_gui.core.training.setup_checks import (
     DataSummary,
     preset_config,
     setup_problems,
@@ -337,7 +337,7 @@ def test_overlay_draws_prediction_filled_and_truth_outlined():
 
 
 def test_openmp_threads_spin_briefly_unless_the_user_chose():
-    from medtl_gui.gui.training.training_setup import limit_openmp_spinning
+    from medtl_gui.core.training.setup_checks import limit_openmp_spinning
 
     env: dict[str, str] = {}
     assert limit_openmp_spinning(env) and env == {"GOMP_SPINCOUNT": "1000", "KMP_BLOCKTIME": "1"}

@@ -69,7 +69,7 @@ def _listing(medtl) -> dict:
 def _panel_choice(tmp_path: Path, value: str):
     """The training panel's pretrained-weights choice ``value`` for resnet18 over the test's store."""
     from medtl_gui.core.models.weights import WeightStore
-    from medtl_gui.gui.training.training_setup import weight_choices
+    from medtl_gui.core.training.setup_checks import weight_choices
 
     store = WeightStore(tmp_path / "store", hub_dirs=[tmp_path / "torch_home"])
     return next(c for c in weight_choices(store, "resnet18", "classification") if c.value == value)

@@ -1,7 +1,8 @@
 """Background fine-tuning in the GUI: training panel, worker thread, run monitor, run history, apply the model.
 
-- ``training_setup``: Qt-free choices behind the panel (presets, weight
-  choices, checks before a run starts).
+- the Qt-free choices behind the panel (presets, weight choices, checks
+  before a run starts) live in :mod:`medtl_gui.core.training.setup_checks`,
+  their task-specific parts behind the task registry (:mod:`medtl_gui.core.tasks`).
 - ``training_panel`` / ``augmentation_preview``: the settings form.
 - ``worker`` / ``training_session``: the engine on a ``QThread``; its events
   become queued Qt signals.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from medtl_gui.core.training.presets import PRESETS_BY_NAME, preset_choice, preset_overrides, with_overrides
 from medtl_gui.gui.training.form_fields import select
-from medtl_gui.gui.training.training_setup import TASK_TITLES
+from medtl_gui.core.training.setup_checks import TASK_TITLES
 
 if TYPE_CHECKING:
     from medtl_gui.gui.training.training_panel import TrainingPanel

@@ -25,7 +25,7 @@ from medtl_gui.gui.training.run_records import RunSummary, active_run_id, read_e
 from medtl_gui.gui.training.status_progress import StatusProgress
 from medtl_gui.gui.training.training_panel import TrainingPanel
 from medtl_gui.gui.training.training_session import TrainingSession
-from medtl_gui.gui.training.training_setup import (
+from medtl_gui.core.training.setup_checks import (
     TASK_TITLES,
     limit_openmp_spinning,
     summarise_project,

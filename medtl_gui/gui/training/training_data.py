@@ -1,47 +1,18 @@
-"""The labels a GUI run trains on, frozen when it starts, and the validation overlays of segmentation runs.
+"""The validation overlays of segmentation runs: a few validation images predicted after each epoch.
 
-Runs on the training thread (no Qt). Classification targets are read once
-(``project_splits`` copies each image's class into its item); segmentation
-masks are read into memory at once, so painting during a run cannot change
-what the run learns from. Pixels are still read on demand through the
-project's thread-safe store (source scans never change).
+Runs on the training thread (no Qt). The labels a GUI run trains on are
+frozen when it starts by its task (``task_for_config(config).project_data``,
+see :mod:`medtl_gui.core.tasks.classification_checks` and
+:mod:`medtl_gui.core.tasks.segmentation_checks`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-
-def snapshot_training_data(project: Any, task: str) -> Any:
-    """``DataSplits`` (classification) or ``SegmentationSplits`` of the project's current labels."""
-    if task == "segmentation":
-        from medtl_gui.core.data.segmentation import segmentation_splits
-
-        splits = segmentation_splits(project)
-        for name in ("train", "val", "test"):
-            images = getattr(splits, name)
-            if images is not None:
-                setattr(splits, name, _with_frozen_masks(images))
-        return splits
-    from medtl_gui.core.data.project_source import project_splits
-
-    splits = project_splits(project)
-    splits.extra["project"] = project  # domain adaptation finds the target-domain images through it
-    return splits
-
-
-def _with_frozen_masks(images: Any) -> Any:
-    from medtl_gui.core.data.segmentation import SegmentationImages
-
-    items = []
-    for item in images:
-        mask = np.array(item.load_mask(), copy=True)
-        items.append(replace(item, load_mask=lambda m=mask: m))
-    return SegmentationImages(items, images.label_names, images.name)
 
 
 @dataclass(frozen=True)

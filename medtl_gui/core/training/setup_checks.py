@@ -1,10 +1,12 @@
-"""What the training panel offers and checks, without Qt or torch: presets, weight choices, problems.
+"""What a run may be set up with, and what stops it, before any thread starts: shared by the GUI and the CLI.
 
-The panel turns its widgets into a :class:`TrainConfig` (settings are
-copied before the worker thread starts); this module says which values a
-preset fills, which pretrained weights can be chosen (and why others
-cannot), and what is wrong with a configuration for the project's labels
-before any thread starts.
+Qt-free and torch-free. The training panel turns its widgets into a
+:class:`TrainConfig` (settings are copied before the worker thread starts);
+this module says which values a preset fills, which pretrained weights can
+be chosen (and why others cannot), and what is wrong with a configuration
+for the project's data. What depends on the task (the model list, the
+encoder a model's weights fit, the data checks, the data line) is asked of
+the task through the registry (:mod:`medtl_gui.core.tasks`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from medtl_gui.core.models.zoo import MODEL_ZOO
 from medtl_gui.core.openmp import OPENMP_SPIN_LIMITS, OPENMP_VARIABLES, limit_openmp_spinning  # noqa: F401 (re-exported)
-from medtl_gui.core.models.segmentation.registry import SEGMENTATION_MODELS, list_segmentation_architectures
-from medtl_gui.core.models.zoo import MODEL_ZOO, list_models
+from medtl_gui.core.tasks import registered_tasks, task_for_config, task_named, task_names
+from medtl_gui.core.tasks.classification_checks import MIN_LABELS_PER_CLASS  # noqa: F401 (re-exported)
 from medtl_gui.core.training.config import ConfigError, TrainConfig
 from medtl_gui.core.training.presets import (  # noqa: F401 (re-exported: the panel's presets live in core)
     GUI_VALIDATION_SAMPLES,
@@ -28,8 +31,6 @@ from medtl_gui.core.training.presets import (  # noqa: F401 (re-exported: the pa
     preset_config,
 )
 
-#: a class needs at least this many labelled training images before a run may start
-MIN_LABELS_PER_CLASS = 2
 #: strategies that make no sense without pretrained weights
 NEEDS_PRETRAINED = {
     "feature_extraction": "Feature extraction keeps the backbone frozen: without pretrained weights it learns "
@@ -37,8 +38,18 @@ NEEDS_PRETRAINED = {
     "l2sp": "L2-SP keeps the weights near their pretrained values: choose pretrained weights.",
     "lwf": "Learning without Forgetting distils the pretrained network's outputs: choose pretrained weights.",
 }
-TASK_TITLES: dict[str, str] = {"classification": "Classification", "segmentation": "Segmentation",
-                               "regression": "Regression"}
+
+
+def task_titles() -> dict[str, str]:
+    """Config task value -> display title: each task's own name first (registration order), then the other values
+    they serve (e.g. regression), each with its ``titles`` entry or the task's ``title``."""
+    tasks = registered_tasks()
+    names = [t.name for t in tasks] + [n for t in tasks for n in (t.names or (t.name,)) if n != t.name]
+    return {name: task_named(name).titles.get(name, task_named(name).title) for name in names}
+
+
+#: the task choices of the panel, in its order (Classification, Segmentation, Regression)
+TASK_TITLES: dict[str, str] = task_titles()
 
 
 # ------------------------------------------------------------------------------ models
@@ -54,21 +65,12 @@ class ModelChoice:
 
 def model_choices(task: str) -> list[ModelChoice]:
     """The networks that can train for ``task`` (segmentation: U-Nets; otherwise the zoo)."""
-    if task == "segmentation":
-        return [ModelChoice(a.name, a.title, f"{a.description} Patch {a.default_patch_size} px by default.")
-                for a in list_segmentation_architectures()]
-    return [ModelChoice(s.name, f"{s.title}  ({s.n_parameters / 1e6:.1f} M)",
-                        f"{s.description} Input {s.input_size} px by default; licence: {s.licence}.",
-                        s.min_input_size)
-            for s in list_models()]
+    return task_named(task).model_choices()
 
 
 def weights_architecture(model: str, task: str) -> str | None:
     """The zoo architecture whose weights a model starts from (a U-Net's encoder; None: none can)."""
-    if task == "segmentation":
-        arch = SEGMENTATION_MODELS.get(model)
-        return arch.encoder if arch is not None else None
-    return model if model in MODEL_ZOO else None
+    return task_named(task).weights_architecture(model)
 
 
 # ----------------------------------------------------------------------------- weights
@@ -92,6 +94,22 @@ class NoWeightStore:
         return f"weights {wanted!r} for {model_name} are not in the weight store (none is set up yet)"
 
 
+def _random_init_reason(task: Any, model: str) -> str | None:
+    """The task's reason why ``model`` starts from random weights whatever is chosen (None: the default text).
+
+    Asked through the task's ``random_init_reason`` hook where the task has one (segmentation's plain U-Nets)."""
+    hook = getattr(task, "random_init_reason", None)
+    if hook is None:
+        from medtl_gui.core.tasks import SEGMENTATION
+
+        if task is SEGMENTATION:  # until SegmentationTask declares the hook (it delegates to segmentation_checks)
+            from medtl_gui.core.tasks.segmentation_checks import random_init_reason
+
+            return random_init_reason(model)
+        return None
+    return hook(model)
+
+
 def weight_choices(store: Any, model: str, task: str) -> list[WeightChoice]:
     """Random init, the zoo's ImageNet weights and the store's entries, for ``model``.
 
@@ -100,10 +118,12 @@ def weight_choices(store: Any, model: str, task: str) -> list[WeightChoice]:
     """
     choices = [WeightChoice(None, "None (random initialisation)", True,
                             "Train from random weights: no pretrained file needed.")]
-    architecture = weights_architecture(model, task)
+    the_task = task_named(task)
+    architecture = the_task.weights_architecture(model)
     if architecture is None:
-        if task == "segmentation":
-            choices[0] = replace(choices[0], reason=f"{model} is a plain U-Net: it always starts from random weights.")
+        reason = _random_init_reason(the_task, model)
+        if reason:
+            choices[0] = replace(choices[0], reason=reason)
         return choices
     spec = MODEL_ZOO[architecture]
     try:
@@ -159,17 +179,12 @@ class DataSummary:
         return sum(self.class_counts.get(split, {}).values())
 
     def training_images(self, task: str) -> int:
-        """Images a run trains and validates on (train split; masks for segmentation)."""
-        return self.masked.get("train", 0) if task == "segmentation" else self.labelled("train")
+        """Images a run of ``task`` trains and validates on (classification: labelled; segmentation: masked)."""
+        return task_named(task).training_images(self)
 
     def describe(self, task: str) -> str:
-        """One line for the panel, e.g. ``train 8 (normal 4 · lesion 4) · val 2 · test 0``."""
-        if task == "segmentation":
-            return " · ".join(f"{split} {self.masked.get(split, 0)} with masks" for split in ("train", "val", "test"))
-        counts = self.class_counts.get("train", {})
-        per_class = " · ".join(f"{name} {counts.get(name, 0)}" for name in self.class_names)
-        return (f"train {self.labelled('train')} ({per_class}) · val {self.labelled('val')} · "
-                f"test {self.labelled('test')} labelled")
+        """One line for the panel, e.g. ``train 8 (normal 4 · lesion 4) · val 2 · test 0 labelled``."""
+        return task_named(task).describe_data(self)
 
 
 def summarise_project(project: Any, with_masks: bool = True) -> DataSummary:
@@ -189,62 +204,19 @@ def summarise_project(project: Any, with_masks: bool = True) -> DataSummary:
 
 
 def setup_problems(config: TrainConfig, summary: DataSummary, store: Any | None = None) -> list[str]:
-    """Why a run with ``config`` cannot start on this project (empty: it can). Clear, actionable sentences."""
+    """Why a run with ``config`` cannot start on this project (empty: it can). Clear, actionable sentences.
+
+    The config's own settings first, then the task's checks of the data, then the pretrained weights."""
     problems: list[str] = []
     try:
         config.validate()
     except ConfigError as exc:
         problems.append(f"Setting '{exc.key}': {exc.reason}.")
-    task = config.task
-    if task == "classification":
-        problems += _label_problems(summary)
-    elif task == "segmentation":
-        if not summary.seg_labels:
-            problems.append("The project has no segmentation labels: add one (Edit ▸ Segmentation labels) "
-                            "and paint masks.")
-        elif summary.masked.get("train", 0) == 0:
-            problems.append("No image of the training split has a mask: paint masks (Segment menu) on "
-                            "training images first.")
-        elif summary.masked.get("train", 0) + summary.masked.get("val", 0) < 2:
-            problems.append("Segmentation needs at least 2 masked images (one to train, one to validate).")
-    else:
-        problems.append("This project holds class labels, not numeric targets: regression trains from an .npz "
-                        "or a CSV with values on the command line (medtl train DATA --task regression).")
-    n_train = summary.training_images(task)
-    if task == "classification" and n_train and config.batch_size > n_train:
-        problems.append(f"Batch size {config.batch_size} is larger than the {n_train} labelled training images: "
-                        f"use at most {n_train} (the presets adapt it).")
+    if config.task not in task_names():  # validate() said so: nothing else can be checked
+        return problems
+    problems += task_for_config(config).setup_problems(config, summary)
     problems += _weight_problems(config, store)
-    problems += _domain_problems(config, summary)
-    spec = MODEL_ZOO.get(config.model)
-    if task != "segmentation" and spec is not None and config.image_size is not None \
-            and config.image_size < spec.min_input_size:
-        problems.append(f"{spec.title} needs images of at least {spec.min_input_size} px, not {config.image_size}.")
     return problems
-
-
-def _label_problems(summary: DataSummary) -> list[str]:
-    if not summary.class_names:
-        return ["The project has no classes: add classes (Edit ▸ Classes…) and label images."]
-    counts = summary.class_counts.get("train", {})
-    short = [(name, counts.get(name, 0)) for name in summary.class_names if counts.get(name, 0) < MIN_LABELS_PER_CLASS]
-    if not short:
-        return []
-    listed = ", ".join(f"'{name}' has {n}" for name, n in short)
-    return [f"Too few labels: {listed} labelled training image(s). Label at least {MIN_LABELS_PER_CLASS} training "
-            f"images of every class (filter the browser by 'Split: train' and 'Unlabelled')."]
-
-
-def _domain_problems(config: TrainConfig, summary: DataSummary) -> list[str]:
-    if config.domain_adaptation == "none" or config.task != "classification":
-        return []
-    n_target = summary.domains.get(config.target_domain, 0)
-    if n_target >= 2:
-        return []
-    known = ", ".join(f"{name} ({n})" for name, n in summary.domains.items()) or "none"
-    return [f"Domain adaptation needs at least 2 images in the target domain '{config.target_domain}' (found "
-            f"{n_target}; domains: {known}). Mark them with 'medtl domain PROJECT {config.target_domain} --folder "
-            f"DIR' or import them with --domain {config.target_domain}."]
 
 
 def _weight_problems(config: TrainConfig, store: Any | None) -> list[str]:
@@ -256,7 +228,7 @@ def _weight_problems(config: TrainConfig, store: Any | None) -> list[str]:
         problems.append(needs)
     if pretrained is None or store is None:
         return problems
-    architecture = weights_architecture(config.model, config.task)
+    architecture = task_for_config(config).weights_architecture(config.model)
     if architecture is None:
         problems.append(f"{config.model} trains from scratch: choose 'None' as pretrained weights.")
         return problems
@@ -293,5 +265,3 @@ def training_threads(cpu_count: int | None = None) -> int:
     if cores <= 2:
         return max(1, cores)
     return cores - (1 if cores <= 8 else 2)
-
-
