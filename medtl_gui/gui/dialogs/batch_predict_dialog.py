@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medtl_gui.core.tasks import TASKS
 from medtl_gui.gui.background import BackgroundJob
 
 TTA_TITLES = (("none", "None"), ("flips", "Flips"), ("flips+rot", "Flips and rotations"),
@@ -67,6 +68,12 @@ def run_task_of(run_dir: Path) -> str:
     except (OSError, ValueError):
         return "classification"
     return str(record.get("config", {}).get("task", "classification"))
+
+
+def predicts_masks(run_dir: Path) -> bool:
+    """Whether the run's task predicts masks (segmentation) rather than a table (a class or value per image)."""
+    task = TASKS.get(run_task_of(run_dir))
+    return task is not None and task.prediction_output == "masks"
 
 
 class BatchPredictDialog(QDialog):
@@ -276,9 +283,9 @@ class BatchPredictDialog(QDialog):
     def _sync(self) -> None:
         running = self.job is not None
         run = self.run_dir()
-        segmentation = run is not None and run_task_of(run) == "segmentation"
-        self.mask_format.setEnabled(segmentation and not running)
-        self.include_out_of_scope.setEnabled(not segmentation and not running)
+        masks = run is not None and predicts_masks(run)
+        self.mask_format.setEnabled(masks and not running)
+        self.include_out_of_scope.setEnabled(not masks and not running)
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.open_button.setEnabled(self.result is not None and self.result.csv_path is not None)
@@ -341,7 +348,7 @@ def prediction_summary_box(parent: QWidget | None, summary: Any) -> QMessageBox:
                      "scope\" in Train ▸ Run history to predict them anyway.")
     if summary.disagreeing:
         hints.append("The browser's filter \"Model disagrees with label\" lists the disagreeing images.")
-    if summary.proposals and summary.task == "classification":
+    if summary.proposals and not summary.masks:  # class suggestions, confirmed in the browser
         hints.append("Suggestions appear in the browser: Enter confirms one.")
     box.setInformativeText("\n".join(hints))
     details = [f"outside the model's scope: {source}: {reason}" for source, reason in summary.out_of_scope]

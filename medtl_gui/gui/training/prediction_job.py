@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medtl_gui.core.tasks import task_named
+
 #: segmentation images predicted per call of the core (cancel is checked between calls)
 SEGMENTATION_CHUNK = 4
 #: project setting: the test-time augmentation "Apply model" uses (none, flips, flips+rot, full)
@@ -64,9 +66,14 @@ class PredictionSummary:
     scope_note: str | None = None  # the run recorded no scope: nothing was checked
     included_out_of_scope: int = 0  # images outside the scope predicted because the user included them
 
+    @property
+    def masks(self) -> bool:
+        """Whether the run's task predicts masks (segmentation) rather than a class per image."""
+        return task_named(self.task).prediction_output == "masks"
+
     def text(self) -> str:
         """One line for the status bar."""
-        kind = "mask proposals" if self.task == "segmentation" else "suggested labels"
+        kind = "mask proposals" if self.masks else "suggested labels"
         parts = [f"{len(self.proposals)} {kind} from run {self.run_id}"]
         if self.out_of_scope:
             parts.append(f"{len(self.out_of_scope)} image(s) outside the model's scope skipped")
@@ -81,7 +88,7 @@ class PredictionSummary:
     def counts_text(self) -> str:
         """The summary dialog's counts: predicted, skipped (outside the scope, unreadable), disagreeing."""
         if self.total == 0:
-            thing, made = ("a mask", "masks") if self.task == "segmentation" else ("a label", "classes")
+            thing, made = ("a mask", "masks") if self.masks else ("a label", "classes")
             return f"Nothing to predict: every image has {thing}. Apply model suggests {made} for images without one."
         from medtl_gui.core.inference.project_prediction import skip_reasons  # torch: loaded on use only
 
@@ -123,7 +130,7 @@ def predict_unlabelled(project: Any, run_dir: str | Path, device: str = "auto", 
     images too and counts those the model puts in another class.
     """
     tta = prediction_tta(project) if tta is None else tta
-    if run_task(run_dir) == "segmentation":
+    if task_named(run_task(run_dir)).prediction_output == "masks":
         return _predict_masks(project, run_dir, device, progress, cancel, flips=tta != "none")
     include = include_out_of_scope_setting(project) if include_out_of_scope is None else include_out_of_scope
     return _predict_classes(project, run_dir, device, batch_size, progress, cancel, tta, include, all_images)

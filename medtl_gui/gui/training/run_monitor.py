@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from medtl_gui.core.evaluation.headline import RunHeadline, run_headline
+from medtl_gui.core.tasks import TASKS
 from medtl_gui.gui.training.confusion_matrix_view import ConfusionMatrixView
 from medtl_gui.gui.training.curves import TrainingCurves
 from medtl_gui.gui.training.epoch_figures import ValidationFigures, per_class_figures
@@ -160,7 +161,8 @@ class RunMonitor(QWidget):
         self.progress.setRange(0, total)
         self.progress.setValue(min(total, progress.steps[-1]))
         self.progress.setFormat(f"epoch {progress.epoch + 1}/{progress.epochs} · batch {progress.batch + 1}/{n}")
-        unit = "patches/s" if self.task == "segmentation" else "images/s"
+        task = TASKS.get(self.task)
+        unit = "patches/s" if task is not None and task.counts_patches else "images/s"
         rate = "–" if progress.items_per_s is None else f"{progress.items_per_s:,.0f} {unit}"
         eta = "–" if progress.eta_s is None else duration_text(progress.eta_s)
         state = "paused · " if self.paused else ""
