@@ -157,10 +157,10 @@ def run_headline(report: dict[str, Any] | None, epochs: Sequence[dict[str, Any]]
 
 def read_run_headline(run_dir: Any) -> RunHeadline | None:
     """:func:`run_headline` of a run folder (None when it cannot be read)."""
-    from medtl_gui.core.training.run_folder import RunFolder
+    from medtl_gui.core.runs import RunRecord
 
     try:
-        folder = RunFolder.existing(run_dir)
+        folder = RunRecord.existing(run_dir)
         return run_headline(folder.read_report(), folder.read_metrics(), folder.read_config())
     except (OSError, ValueError, KeyError):
         return None

@@ -43,8 +43,9 @@ from medtl_gui.core.inference.ensemble_combination import (
     fit_weights,
     log_loss,
 )
+from medtl_gui.core.runs import RunRecord
 
-MANIFEST = "ensemble.json"
+MANIFEST = RunRecord.ENSEMBLE
 FORMAT = "medtl-ensemble"
 VERSION = 1
 
@@ -60,7 +61,7 @@ class EnsembleError(Exception):
 
 def is_ensemble_folder(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a folder holding an ``ensemble.json``."""
-    return (Path(path) / MANIFEST).is_file()
+    return RunRecord(path).is_ensemble
 
 
 @dataclass
@@ -121,7 +122,7 @@ def _resolved_checkpoint(run_dir: Path, checkpoint: str) -> str:
     """``checkpoint`` when the run has it; a missing one is an error naming its file (no fallback to another)."""
     from medtl_gui.core.training import checkpoints
 
-    folder = run_dir / "checkpoints"
+    folder = RunRecord(run_dir).checkpoints
     if checkpoints.checkpoint_exists(folder, checkpoint):
         return checkpoint
     raise EnsembleError(folder / f"{checkpoint}.safetensors", f"the run has no '{checkpoint}' checkpoint (did it "
@@ -159,7 +160,7 @@ def _load_members(run_dirs: Sequence[str | os.PathLike], checkpoint: str, origin
 
 
 def _member_entry(member: Any, folder: Path) -> dict[str, Any]:
-    checkpoint_file = Path("checkpoints") / f"{member.checkpoint}.safetensors"
+    checkpoint_file = Path(RunRecord.CHECKPOINTS) / f"{member.checkpoint}.safetensors"
     absolute = member.run_dir.resolve()
     try:
         relative = os.path.relpath(absolute, folder.resolve())
@@ -232,15 +233,14 @@ def build_ensemble(
     :class:`EnsembleError` for runs that cannot be combined, an existing
     ensemble or run in ``out_dir``, or missing validation data.
     """
-    from medtl_gui.core.models.weights.manifest import write_json_atomic
-    from medtl_gui.core.training.run_folder import code_version, utc_now
+    from medtl_gui.core.runs import code_version, utc_now
 
     folder = Path(out_dir)
     try:
         check_combination(combination)
     except CombinationError as exc:
         raise EnsembleError(folder, str(exc)) from exc
-    if is_ensemble_folder(folder) or (folder / "config.json").exists():
+    if is_ensemble_folder(folder) or RunRecord.is_run(folder):
         raise EnsembleError(folder, "already holds an ensemble or a run; choose a new folder")
     members = _load_members(run_dirs, checkpoint, folder)
     class_names = list(members[0].class_names)
@@ -282,17 +282,15 @@ def build_ensemble(
         manifest["validation"] = _validation_figures(members, member_val, ensemble.combine(member_val), targets,
                                                      class_names, threshold, validation.name)
     folder.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(folder / MANIFEST, manifest)
+    RunRecord(folder).write_ensemble(manifest)
     return ensemble
 
 
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     """The ``ensemble.json`` of a folder, checked for its format; raises :class:`EnsembleError`."""
-    import json
-
     path = Path(folder) / MANIFEST
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = RunRecord(folder).read_ensemble()
     except FileNotFoundError as exc:
         raise EnsembleError(folder, f"not an ensemble folder (no {MANIFEST})") from exc
     except (OSError, ValueError) as exc:
@@ -310,7 +308,7 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
 def member_folder(entry: dict[str, Any], folder: Path) -> Path:
     """Where a member run is: relative to the ensemble folder if it is there, else its absolute path."""
     relative = (folder / entry.get("run", "")).resolve()
-    if (relative / "config.json").is_file():
+    if RunRecord.is_run(relative):
         return relative
     return Path(entry.get("run_path", relative))
 
@@ -359,13 +357,11 @@ def validation_split(data: Any, run_dirs: Sequence[str | os.PathLike]) -> Any:
     run's ``config.json``), so that no member has trained on them. Raises
     :class:`EnsembleError` when there are none.
     """
-    import json
-
     if data.val is not None and len(data.val):
         return data.val
     held_out: set[str] | None = None
     for run_dir in run_dirs:
-        record = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
+        record = RunRecord(run_dir).read_config()
         ids = set(map(str, record.get("data", {}).get("splits", {}).get("val") or []))
         held_out = ids if held_out is None else held_out & ids
     index = {image_id: i for i, image_id in enumerate(data.train.ids)}

@@ -29,7 +29,7 @@ from torch import nn
 from medtl_gui.core.project.atomic_files import sha256_file
 from medtl_gui.core.inference.model_card import build_model_card, render_model_card
 from medtl_gui.core.inference.trained_model import TrainedModel, load_trained_model
-from medtl_gui.core.training.run_folder import RunFolder
+from medtl_gui.core.runs import RunRecord
 
 EXPORT_FORMATS = {
     "torchscript": "TorchScript (torch.jit.script), loads with torch.jit.load in C++ or Python, no MedTL needed",
@@ -196,13 +196,13 @@ def export_run(run_dir: str | os.PathLike, fmt: str = "torchscript", out_dir: st
     is verified before it is exported: a damaged or missing one raises
     :class:`~medtl_gui.core.training.checkpoint_integrity.CheckpointError`.
     """
-    if (Path(run_dir) / "ensemble.json").is_file():
+    if RunRecord(run_dir).is_ensemble:
         from medtl_gui.core.inference.ensemble_export import export_ensemble
 
         return export_ensemble(run_dir, fmt, out_dir)
     if fmt not in EXPORT_FORMATS:
         raise ExportError(run_dir, f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
-    if RunFolder.existing(run_dir).read_config().get("task") == "segmentation":
+    if RunRecord.existing(run_dir).task == "segmentation":
         raise ExportError(run_dir, "segmentation runs cannot be exported yet (whole images need the run's "
                                    "sliding windows and input preparation); predict with 'medtl predict --run' "
                                    "or Train > Apply model instead")

@@ -86,10 +86,10 @@ def intended_use(run_dir: Any) -> tuple[str, dict[str, Any] | None]:
 def run_card_headline(trained: TrainedModel) -> dict[str, Any] | None:
     """The run's honest headline (selection metric, balanced accuracy, per-class recall, threshold), or None."""
     from medtl_gui.core.evaluation.headline import run_headline
-    from medtl_gui.core.training.run_folder import RunFolder
+    from medtl_gui.core.runs import RunRecord
 
     try:
-        headline = run_headline(trained.report, RunFolder(trained.run_dir).read_metrics(), trained.record)
+        headline = run_headline(trained.report, RunRecord(trained.run_dir).read_metrics(), trained.record)
     except (OSError, TypeError, ValueError):
         return None
     return None if headline is None else headline.to_json()

@@ -1,7 +1,7 @@
 """A model's scope: what kind of images it was trained on, and whether an image is outside it.
 
 Every run records, when it starts, the traits of its training images
-(``scope.json`` in the run folder, through :class:`RunFolder`): modalities,
+(``scope.json`` in the run folder, through :class:`~medtl_gui.core.runs.RunRecord`): modalities,
 dimensionality (2D image, volume slice, volume, multi-frame), grey or
 colour, photometric interpretation, pixel-size and image-size ranges.
 Traits that the project's image records hold (modality, frames, colour,
@@ -252,15 +252,13 @@ def record_training_scope(folder: Any, project: Any, image_ids: Iterable[str],
 
 def read_scope(run_dir: str | os.PathLike) -> ModelScope | None:
     """The scope recorded in a run folder, the merged scope of an ensemble's members, or None."""
-    import json
-
-    from medtl_gui.core.training.run_folder import RunFolder
+    from medtl_gui.core.runs import RunRecord
 
     path = Path(run_dir)
-    manifest = path / "ensemble.json"
-    if manifest.is_file():
+    record = RunRecord(path)
+    if record.is_ensemble:
         try:
-            members = json.loads(manifest.read_text(encoding="utf-8")).get("members") or []
+            members = record.read_ensemble().get("members") or []
         except (OSError, ValueError):
             return None
         from medtl_gui.core.inference.ensemble import member_folder
@@ -272,7 +270,7 @@ def read_scope(run_dir: str | os.PathLike) -> ModelScope | None:
         for scope in scopes[1:]:
             merged = merged.merged(scope)  # type: ignore[union-attr]
         return merged
-    data = RunFolder(path).read_scope()
+    data = record.read_scope()
     return None if data is None else ModelScope.from_json(data)
 
 

@@ -23,7 +23,7 @@ from medtl_gui.core.data.segmentation_cases import PreparedCase, SegmentationInp
 from medtl_gui.core.evaluation.segmentation import label_probabilities, predicted_labels
 from medtl_gui.core.training import checkpoints
 from medtl_gui.core.training.config import TrainConfig
-from medtl_gui.core.training.run_folder import RunFolder
+from medtl_gui.core.runs import RunRecord
 
 
 @dataclass
@@ -48,8 +48,7 @@ class TrainedSegmentationModel:
 
 def run_task(run_dir: str | os.PathLike) -> str:
     """The task ("classification", "regression", "segmentation") of a run folder."""
-    record = RunFolder.existing(run_dir).read_config()
-    return str(record.get("config", {}).get("task", "classification"))
+    return RunRecord.task_of(RunRecord.existing(run_dir).read_config())
 
 
 def load_segmentation_run(run_dir: str | os.PathLike, checkpoint: str = "best") -> TrainedSegmentationModel:
@@ -61,9 +60,9 @@ def load_segmentation_run(run_dir: str | os.PathLike, checkpoint: str = "best") 
     """
     from medtl_gui.core.models.segmentation.builder import build_segmentation_model
 
-    folder = RunFolder.existing(run_dir)
+    folder = RunRecord.existing(run_dir)
     record = folder.read_config()
-    config = TrainConfig.from_dict(record["config"], origin=str(folder.path / RunFolder.CONFIG))
+    config = folder.train_config(record)
     if config.task != "segmentation":
         raise DataError(folder.path, f"this run trained a {config.task} model, not a segmentation model")
     state = checkpoints.load_model_state(folder.checkpoints, checkpoint)  # verified; no fallback to another

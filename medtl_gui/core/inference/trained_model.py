@@ -18,7 +18,7 @@ from medtl_gui.core.models.builder import build_model
 from medtl_gui.core.models.transfer_model import TransferModel
 from medtl_gui.core.training import checkpoints
 from medtl_gui.core.training.config import TrainConfig
-from medtl_gui.core.training.run_folder import RunFolder
+from medtl_gui.core.runs import RunRecord
 
 
 @dataclass
@@ -72,13 +72,13 @@ def load_trained_model(run_dir: str | os.PathLike, checkpoint: str = "best", tta
     from medtl_gui.core.inference.tta import check_tta_mode
 
     tta = check_tta_mode(tta)
-    if (Path(run_dir) / "ensemble.json").is_file():
+    if RunRecord(run_dir).is_ensemble:
         from medtl_gui.core.inference.ensemble import load_ensemble
 
         return load_ensemble(run_dir, tta=tta)  # type: ignore[return-value]
-    folder = RunFolder.existing(run_dir)
+    folder = RunRecord.existing(run_dir)
     record = folder.read_config()
-    config = TrainConfig.from_dict(record["config"], origin=str(folder.path / RunFolder.CONFIG))
+    config = folder.train_config(record)
     state = checkpoints.load_model_state(folder.checkpoints, checkpoint)  # verified; no fallback to another
     model_info = record["model"]
     class_names = list(record["data"]["class_names"])

@@ -30,6 +30,7 @@ from medtl_gui.core.models.weights.store import WeightStore
 from medtl_gui.core.pretraining.config import PretrainConfig
 from medtl_gui.core.pretraining.contrastive import ContrastiveNetwork, nt_xent_loss
 from medtl_gui.core.pretraining.views import ContrastiveViews
+from medtl_gui.core.runs import RunRecord, environment_record, utc_now
 from medtl_gui.core.training import checkpoints
 from medtl_gui.core.training.control import RunControl
 from medtl_gui.core.training.device import ExecutionPlan, plan_execution
@@ -37,7 +38,6 @@ from medtl_gui.core.training.engine import RunResult
 from medtl_gui.core.training.epoch_loop import DivergedError, wait_if_paused
 from medtl_gui.core.training.events import BatchEnd, EpochEnd, Message, RunFailed, RunFinished, RunStarted, as_callback
 from medtl_gui.core.training.optimisation import build_optimizer, build_scheduler
-from medtl_gui.core.training.run_folder import RunFolder, environment_record, utc_now
 from medtl_gui.core.training.run_setup import detect_in_channels
 from medtl_gui.core.training.seeding import derive_seed, make_deterministic, seed_everything
 
@@ -81,7 +81,7 @@ class ContrastiveRun:
     """The state of one SimCLR run while it trains (built by :func:`pretrain_ssl`)."""
 
     def __init__(self, config: PretrainConfig, images: LabelledImages, bundle: ModelBundle, plan: ExecutionPlan,
-                 preprocessing: Preprocessing, folder: RunFolder, emit, control: RunControl, store: WeightStore,
+                 preprocessing: Preprocessing, folder: RunRecord, emit, control: RunControl, store: WeightStore,
                  source_name: str):
         self.config, self.images, self.bundle, self.plan = config, images, bundle, plan
         self.preprocessing, self.folder, self.emit, self.control = preprocessing, folder, emit, control
@@ -202,7 +202,7 @@ class ContrastiveRun:
 
 
 def _config_record(config: PretrainConfig, images: LabelledImages, bundle: ModelBundle, plan: ExecutionPlan,
-                   preprocessing: Preprocessing, folder: RunFolder, source_name: str) -> dict[str, Any]:
+                   preprocessing: Preprocessing, folder: RunRecord, source_name: str) -> dict[str, Any]:
     weights = bundle.weights
     return {
         "run_id": folder.run_id, "kind": "pretraining", "method": "ssl", "pretrain_config": config.to_dict(),
@@ -233,7 +233,7 @@ def pretrain_ssl(config: PretrainConfig, images: LabelledImages, events: Any = N
     """
     emit = as_callback(events)
     control = control or RunControl()
-    folder: RunFolder | None = None
+    folder: RunRecord | None = None
     try:
         config.validate()
         if config.method != "ssl":
@@ -246,9 +246,9 @@ def pretrain_ssl(config: PretrainConfig, images: LabelledImages, events: Any = N
         preprocessing = Preprocessing(int(config.value("image_size")), in_channels, bundle.mean, bundle.std)
         source_name = source_name or images.name
         if run_dir is not None:
-            folder = RunFolder.at(run_dir)
+            folder = RunRecord.at(run_dir)
         else:
-            folder = RunFolder.create(runs_dir or Path("runs"), f"pretrain-ssl-{config.model}")
+            folder = RunRecord.create(runs_dir or Path("runs"), f"pretrain-ssl-{config.model}")
         folder.write_config(_config_record(config, images, bundle, plan, preprocessing, folder, source_name))
     except Exception as exc:
         emit(RunFailed(str(exc), str(folder.path) if folder else None))

@@ -17,6 +17,7 @@ from medtl_gui.core.data.labelled_images import DataSplits
 from medtl_gui.core.models.weights.store import WeightStore
 from medtl_gui.core.pretraining.config import PretrainConfig
 from medtl_gui.core.pretraining.ssl_training import PretrainResult, check_name_is_free
+from medtl_gui.core.runs import RunRecord
 from medtl_gui.core.training.config import TrainConfig
 from medtl_gui.core.training.control import RunControl
 from medtl_gui.core.training.recipes import DEFAULT_RECIPE, recipe_for_data
@@ -52,11 +53,12 @@ def pretrain_supervised(config: PretrainConfig, data: DataSplits, events: Any = 
     if result.status not in ("completed", "early_stopped") or result.run_dir is None:
         return PretrainResult(result.status, result.run_dir, epochs_completed=result.epochs_completed, report=report,
                               error=result.error)
-    folder = result.run_dir / "checkpoints"
+    run = RunRecord(result.run_dir)
+    folder = run.checkpoints
     tag = "best" if checkpoints.checkpoint_exists(folder, "best") else "last"
     state = checkpoints.load_model_state(folder, tag)
     backbone = {key.removeprefix("backbone."): value for key, value in state.items() if key.startswith("backbone.")}
-    record = json.loads((result.run_dir / "config.json").read_text(encoding="utf-8"))
+    record = run.read_config()
     classes = ", ".join(data.class_names)
     notes = {"run_dir": str(result.run_dir), "checkpoint": tag, "image_size": record["resolved"]["image_size"],
              "epochs": result.epochs_completed, "classes": data.class_names,

@@ -21,6 +21,7 @@ import numpy as np
 from medtl_gui.core.reporting import svg_charts
 from medtl_gui.core.reporting.curves import average_precision, calibration, class_curves
 from medtl_gui.core.reporting.report_data import ReportContent
+from medtl_gui.core.runs import RunRecord
 
 #: section id -> heading, in report order (classification runs)
 CLASSIFICATION_SECTIONS = {
@@ -256,7 +257,7 @@ def _gallery_section(content: ReportContent) -> str:
 def _training_section(content: ReportContent) -> str:
     epochs = content.epochs
     if not epochs:
-        return '<p class="muted">No epochs recorded (metrics.jsonl is empty).</p>'
+        return f'<p class="muted">No epochs recorded ({RunRecord.METRICS} is empty).</p>'
     x = [int(e.get("epoch", i)) + 1 for i, e in enumerate(epochs)]
     losses = [(name, x, [e.get(key, float("nan")) for e in epochs]) for key, name in
               (("train_loss", "training loss"), ("val_loss", "validation loss")) if any(key in e for e in epochs)]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from medtl_gui.core.data.errors import DataError
-from medtl_gui.core.training.run_folder import RunFolder
+from medtl_gui.core.runs import RunRecord
 
 #: how many confident errors the gallery shows
 GALLERY_SIZE = 8
@@ -74,7 +74,7 @@ def data_location(run_dir: str | os.PathLike, data: str | os.PathLike | None,
         return str(data)
     from medtl_gui.core.training.run_project import run_data_source
 
-    found = run_data_source(run_dir, RunFolder.existing(run_dir).read_config())
+    found = run_data_source(run_dir, RunRecord.existing(run_dir).read_config())
     if found.location is None:
         raise DataError(run_dir, f"{found.note.removeprefix(str(Path(run_dir).resolve()) + ': ')}; "
                                  "name the data (--data PROJECT_OR_NPZ)")
@@ -199,7 +199,7 @@ def collect_classification(run_dir: str | os.PathLike, location: str, split: str
             patient_check=_patient_check(project, identified) if project is not None else
             _no_patient_ids("the data is an .npz file: it records no patient ids, so a patient-level split "
                             "cannot be checked"),
-            model_card=build_model_card(trained), epochs=RunFolder(run_dir).read_metrics(),
+            model_card=build_model_card(trained), epochs=RunRecord(run_dir).read_metrics(),
             project_folder=Path(project.folder) if project is not None else None,
         )
         if trained.class_names:
@@ -220,7 +220,7 @@ def segmentation_model_card(trained: Any) -> dict[str, Any]:
     weights = record.get("weights")
     source = "random initialisation (trained from scratch)" if not weights else \
         f"{weights.get('name')} ({weights.get('source')}; sha256 {str(weights.get('sha256', ''))[:16]}...)"
-    report = RunFolder(trained.run_dir).read_report() or {}
+    report = RunRecord(trained.run_dir).read_report() or {}
     return {
         "architecture": {"name": config.model, "title": config.model,
                          "n_parameters": record.get("model", {}).get("n_parameters"), "head_kind": "segmentation",
@@ -261,11 +261,11 @@ def collect_segmentation(run_dir: str | os.PathLike, location: str, split: str, 
         return ReportContent(
             run_id=trained.run_id, task="segmentation", split=split, data_name=_display_name(location, identified),
             generated=datetime.now(timezone.utc).isoformat(timespec="seconds"), identified=identified,
-            evaluation=evaluation, record=trained.record, run_report=RunFolder(run_dir).read_report() or {},
+            evaluation=evaluation, record=trained.record, run_report=RunRecord(run_dir).read_report() or {},
             data_summary={"class_names": ["images with masks"], "counts": counts,
                           "label_names": list(trained.label_names)},
             patient_check=_patient_check(project, identified), model_card=segmentation_model_card(trained),
-            epochs=RunFolder(run_dir).read_metrics(), project_folder=Path(project.folder),
+            epochs=RunRecord(run_dir).read_metrics(), project_folder=Path(project.folder),
         )
     finally:
         project.close()

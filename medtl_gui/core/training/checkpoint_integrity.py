@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from medtl_gui.core.data.errors import DataError
+from medtl_gui.core.runs import RunRecord
 
 #: key of the JSON record holding ``{tensor file name: SHA-256 hex}``
 HASHES_KEY = "sha256"
@@ -216,16 +217,14 @@ def require_resumable(run_dir: str | os.PathLike) -> None:
     A run that never completed an epoch (no checkpoint file, no metrics
     line) has nothing to lose and may "resume" from the beginning.
     """
-    run_dir = Path(run_dir)
-    folder = run_dir / "checkpoints"
+    run = RunRecord(run_dir)
+    folder = run.checkpoints
     try:
         verify_checkpoint(folder, "last")
         return
     except CheckpointError as exc:
         problem = exc
-    metrics = run_dir / "metrics.jsonl"
-    started = (metrics.is_file() and metrics.stat().st_size > 0) or (
-        folder.is_dir() and any(p.is_file() for p in folder.iterdir()))
+    started = run.has_metrics or (folder.is_dir() and any(p.is_file() for p in folder.iterdir()))
     if not started:
         return
     raise CheckpointError(problem.path, f"{problem.reason}; the run cannot resume from its last epoch (train it "

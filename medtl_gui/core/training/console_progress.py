@@ -6,6 +6,7 @@ import sys
 import time
 from typing import TextIO
 
+from medtl_gui.core.runs import RunRecord
 from medtl_gui.core.training.events import (
     BatchEnd,
     EpochEnd,
@@ -103,7 +104,7 @@ class ConsoleProgress:
             self._headline(event.run_dir)
         elif isinstance(event, RunFailed) and event.run_dir is not None:
             # failures before the run folder exists are raised to the caller, which reports them
-            self._line(f"failed: {event.reason} (details in {event.run_dir}/error.log)")
+            self._line(f"failed: {event.reason} (details in {event.run_dir}/{RunRecord.ERROR_LOG})")
 
     def _headline(self, run_dir: str | None) -> None:
         """The run's honest headline: selection metric, balanced accuracy, per-class recall, threshold."""

@@ -19,7 +19,7 @@ at a few points what to do differently:
   (:func:`gather_predictions`), so metrics, best-epoch and early-stopping
   decisions are those of the whole validation set and the same everywhere.
 - **files**: only rank 0 writes the run folder, checkpoints and console
-  output; the other ranks get a :class:`RankRunFolder` whose writes do
+  output; the other ranks get a :class:`RankRunRecord` whose writes do
   nothing, and read checkpoints through rank 0 (:func:`load_model_state`,
   :func:`restore_training_state`), so machines need no shared disk.
 
@@ -57,7 +57,7 @@ from medtl_gui.core.training.config import ConfigError
 from medtl_gui.core.training.distributed_launch import launched_by_torchrun
 from medtl_gui.core.training.epoch_loop import EpochOutcome, Predictions, StepRunner
 from medtl_gui.core.training.run_data import ImageBatches
-from medtl_gui.core.training.run_folder import RunFolder
+from medtl_gui.core.runs import RunRecord
 from medtl_gui.core.training.seeding import derive_seed, seed_everything
 
 #: seconds a collective may wait for the other processes before it fails
@@ -167,7 +167,7 @@ def _from_main(read: Callable[[], T]) -> T:
 
 
 # ------------------------------------------------------------------ run folder and checkpoints
-class RankRunFolder(RunFolder):
+class RankRunRecord(RunRecord):
     """The run folder as ranks other than 0 see it: same path, every write skipped (rank 0 writes)."""
 
     def write_config(self, record: dict[str, Any]) -> None:
@@ -187,18 +187,18 @@ class RankRunFolder(RunFolder):
         print(f"[rank {rank()}] {text}", file=sys.stderr, flush=True)
 
 
-def main_process_folder(open_folder: Callable[[], RunFolder]) -> RunFolder:
-    """The run folder: opened (and written) by rank 0; the others get a :class:`RankRunFolder` on its path."""
+def main_process_folder(open_folder: Callable[[], RunRecord]) -> RunRecord:
+    """The run folder: opened (and written) by rank 0; the others get a :class:`RankRunRecord` on its path."""
     if not is_distributed():
         return open_folder()
-    opened: dict[str, RunFolder] = {}
+    opened: dict[str, RunRecord] = {}
 
     def open_on_main() -> str:
         opened["folder"] = open_folder()
         return str(opened["folder"].path)
 
     path = _from_main(open_on_main)
-    return opened["folder"] if is_main_process() else RankRunFolder(path)
+    return opened["folder"] if is_main_process() else RankRunRecord(path)
 
 
 def save_checkpoint(folder: Path, tag: str, model: torch.nn.Module, state: dict[str, Any],

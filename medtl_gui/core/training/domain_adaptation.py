@@ -27,7 +27,6 @@ run's ``report.json`` records this under ``"domain_adaptation"``.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +37,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from medtl_gui.core.data.labelled_images import DataSplits, LabelledImages
+from medtl_gui.core.runs import RunRecord
 from medtl_gui.core.training.config import ConfigError, TrainConfig
 from medtl_gui.core.training.seeding import derive_seed
 
@@ -206,10 +206,8 @@ def prepare_domain_data(config: TrainConfig, data: DataSplits) -> DataSplits:
 
 def domain_checkpoints(run_dir: str | Path) -> dict[str, str]:
     """Which checkpoint serves which domain in a run: ``{"source": tag, "target": tag}`` (target only if any)."""
-    report_path = Path(run_dir) / "report.json"
-    record: dict[str, Any] = {}
-    if report_path.is_file():
-        record = json.loads(report_path.read_text(encoding="utf-8")).get("domain_adaptation") or {}
+    report = RunRecord(run_dir).read_report()
+    record: dict[str, Any] = (report.get("domain_adaptation") or {}) if report is not None else {}
     mapping = {"source": "best"}
     if record.get("target_checkpoint"):
         mapping["target"] = str(record["target_checkpoint"])
@@ -251,8 +249,8 @@ def evaluation_inputs_for_domain(run_dir: str | Path, domain: str, data: DataSpl
     project = data.extra.get("project")
     if project is None:
         return checkpoint, images
-    config_path = Path(run_dir) / "config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8")).get("config", {}) if config_path.is_file() else {}
+    run = RunRecord(run_dir)
+    config = run.read_config().get("config", {}) if RunRecord.is_run(run.path) else {}
     target_domain = config.get("target_domain") or "target"
     target_ids = {str(r.id) for r in project.images(domain=target_domain)}
     keep = [i for i, item in enumerate(images) if (item.id in target_ids) == (domain == "target")]

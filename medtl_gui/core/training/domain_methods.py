@@ -53,7 +53,7 @@ from medtl_gui.core.training.domain_adaptation import (
     reverse_gradient,
     target_dataset,
 )
-from medtl_gui.core.training.run_folder import utc_now
+from medtl_gui.core.runs import utc_now
 
 #: metric names this module adds to each epoch's record
 DOMAIN_ACCURACY = "train_domain_accuracy"

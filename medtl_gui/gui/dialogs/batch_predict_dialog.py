@@ -11,7 +11,6 @@ open the CSV's folder (``opener`` is injectable for tests).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medtl_gui.core.runs import RunRecord
 from medtl_gui.core.tasks import TASKS
 from medtl_gui.gui.background import BackgroundJob
 
@@ -56,18 +56,14 @@ def run_folders(runs_dir: Path | None) -> list[Path]:
     """Run folders with a checkpoint under ``runs_dir``, newest first."""
     if runs_dir is None or not Path(runs_dir).is_dir():
         return []
-    runs = [p for p in Path(runs_dir).iterdir()
-            if (p / "config.json").is_file() and (p / "checkpoints").is_dir() and any((p / "checkpoints").iterdir())]
+    runs = [run.path for run in map(RunRecord, Path(runs_dir).iterdir())
+            if RunRecord.is_run(run.path) and run.checkpoints.is_dir() and any(run.checkpoints.iterdir())]
     return sorted(runs, key=lambda p: p.name, reverse=True)
 
 
 def run_task_of(run_dir: Path) -> str:
     """The task of a run folder (classification when it cannot be read)."""
-    try:
-        record = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "classification"
-    return str(record.get("config", {}).get("task", "classification"))
+    return RunRecord(run_dir).task
 
 
 def predicts_masks(run_dir: Path) -> bool:
@@ -204,7 +200,7 @@ class BatchPredictDialog(QDialog):
         from medtl_gui.core.inference.prediction_batch import predict_paths
 
         run, inputs, output = self.run_dir(), self.input_paths(), self.output.text().strip()
-        problem = ("Choose a run." if run is None or not (run / "config.json").is_file() else
+        problem = ("Choose a run." if run is None or not RunRecord.is_run(run) else
                    "Add files or folders to predict." if not inputs else
                    "Choose where the CSV goes." if not output else None)
         if problem or self.job is not None:

@@ -59,8 +59,10 @@ class TrainedModelCache:
     def get(self, run_dir: str | Path) -> Any:
         from medtl_gui.core.inference.trained_model import load_trained_model
 
+        from medtl_gui.core.runs import RunRecord
+
         folder = Path(run_dir)
-        checkpoints = folder / "checkpoints"
+        checkpoints = RunRecord(folder).checkpoints
         stamp = max((p.stat().st_mtime for p in checkpoints.glob("*")), default=0.0) if checkpoints.is_dir() else 0.0
         key = (str(folder), stamp)
         with self._lock:

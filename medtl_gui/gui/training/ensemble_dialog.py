@@ -11,7 +11,6 @@ as the active model and applied to unlabelled images like any run.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
+from medtl_gui.core.runs import RunRecord
 from medtl_gui.gui.training.run_records import RunSummary, list_runs
 
 #: combination name -> text shown in the dialog
@@ -59,7 +59,7 @@ class EnsembleSummary(RunSummary):
 def summarise_ensemble(folder: Path) -> EnsembleSummary | None:
     """The history entry of an ensemble folder (None when its manifest cannot be read)."""
     try:
-        manifest = json.loads((folder / "ensemble.json").read_text(encoding="utf-8"))
+        manifest = RunRecord(folder).read_ensemble()
         members = manifest["members"]
         combination = str(manifest["combination"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -81,7 +81,7 @@ def list_runs_and_ensembles(runs_dir: str | Path, active: set[str] | None = None
     folder = Path(runs_dir)
     runs = list_runs(folder, active)
     if folder.is_dir():
-        runs += [s for p in folder.iterdir() if (p / "ensemble.json").is_file() and (s := summarise_ensemble(p))]
+        runs += [s for p in folder.iterdir() if RunRecord(p).is_ensemble and (s := summarise_ensemble(p))]
     return sorted(runs, key=lambda r: (r.created, r.run_id), reverse=True)
 
 

@@ -109,8 +109,9 @@ class PredictionSummary:
 def run_task(run_dir: str | Path) -> str:
     """The task a run folder trained (an ensemble folder: classification)."""
     from medtl_gui.core.inference.segmentation_predict import run_task as core_run_task
+    from medtl_gui.core.runs import RunRecord
 
-    if (Path(run_dir) / "ensemble.json").is_file():
+    if RunRecord(run_dir).is_ensemble:
         return "classification"
     return core_run_task(run_dir)
 

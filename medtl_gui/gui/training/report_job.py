@@ -11,7 +11,6 @@ path*. Tests inject their own opener so no browser starts.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QWidget
 
+from medtl_gui.core.runs import RunRecord
 from medtl_gui.gui.background import BackgroundJob
 
 #: Qt platforms without a desktop session (nothing can be opened there)
@@ -45,9 +45,8 @@ def open_in_desktop(path: Path) -> bool:
 
 def report_split(run_dir: str | Path) -> str:
     """The split a GUI report evaluates: ``test`` when the run had one, else ``val``."""
-    try:
-        record = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    record = RunRecord(run_dir).config_or_none()
+    if record is None:
         return "test"
     counts = record.get("data", {}).get("counts", {})
     return "test" if "test" in counts or not counts else "val"

@@ -1,6 +1,6 @@
 """The project's runs as the history panel shows them, read from their folders (no Qt, no torch).
 
-A run folder (``runs/<id>/``, see ``core.training.run_folder``) holds
+A run folder (``runs/<id>/``, read through ``core.runs.RunRecord``) holds
 ``config.json``, ``metrics.jsonl``, ``report.json`` and checkpoints; this
 module summarises them (config, duration, best metrics), reads a run's
 epoch records for its curves, and keeps which run is the project's active
@@ -9,18 +9,18 @@ model (the project setting ``active_run``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from medtl_gui.core.evaluation.headline import RunHeadline, run_headline
+from medtl_gui.core.runs import RunRecord
 from medtl_gui.gui.training.epoch_figures import ValidationFigures
 
 #: project setting naming the run whose model "Apply model" uses by default
 ACTIVE_RUN_KEY = "active_run"
 #: the latest epoch's validation predictions, kept in the run folder by the GUI worker (ROC, matrix cells)
-VALIDATION_FILE = "validation_predictions.json"
+VALIDATION_FILE = RunRecord.VALIDATION
 
 
 @dataclass(frozen=True)
@@ -89,35 +89,14 @@ def duration_text(seconds: float) -> str:
     return f"{seconds} s"
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def read_epochs(run_dir: str | Path) -> list[dict[str, Any]]:
     """The run's per-epoch records (``metrics.jsonl``); unreadable lines are skipped."""
-    path = Path(run_dir) / "metrics.jsonl"
-    records = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
+    return RunRecord(run_dir).readable_metrics()
 
 
 def read_validation(run_dir: str | Path) -> ValidationFigures | None:
     """The latest validation predictions the GUI kept for a run, or None."""
-    data = _read_json(Path(run_dir) / VALIDATION_FILE)
+    data = RunRecord(run_dir).read_validation()
     if data is None:
         return None
     try:
@@ -129,12 +108,13 @@ def read_validation(run_dir: str | Path) -> ValidationFigures | None:
 def summarise_run(run_dir: str | Path, active: set[str] | None = None) -> RunSummary | None:
     """The summary of one run folder (None when it is not a readable run)."""
     path = Path(run_dir)
-    record = _read_json(path / "config.json")
+    run = RunRecord(path)
+    record = run.config_or_none()
     if record is None or not isinstance(record.get("config"), dict):
         return None
     config = record["config"]
-    report = _read_json(path / "report.json")
-    epochs = read_epochs(path)
+    report = run.report_or_none()
+    epochs = run.readable_metrics()
     status = (report or {}).get("status") or "interrupted"
     if active and path.name in active:
         status = "running"
@@ -151,10 +131,10 @@ def summarise_run(run_dir: str | Path, active: set[str] | None = None) -> RunSum
     seconds = (report or {}).get("seconds")
     if seconds is None and epochs:
         seconds = sum(float(r.get("seconds") or 0) for r in epochs)
-    checkpoints = path / "checkpoints"
+    checkpoints = run.checkpoints
     has_checkpoint = checkpoints.is_dir() and any(checkpoints.glob("*.safetensors"))
     return RunSummary(
-        run_id=path.name, path=path, task=str(config.get("task", "classification")),
+        run_id=path.name, path=path, task=RunRecord.task_of(record),
         model=str(config.get("model", "?")), strategy=str(config.get("strategy", "?")),
         pretrained=config.get("pretrained"), epochs_planned=int(config.get("epochs") or 0),
         epochs_completed=len(epochs), status=str(status), created=str(record.get("created", "")),

@@ -400,17 +400,17 @@ class TrainingController(QObject):
 def weights_from_run(store: Any, run: RunSummary, progress: Any = None, cancel: Any = None) -> str:
     """Put a finished classification run's backbone into the weight store (once); returns its name there."""
     from medtl_gui.core.training import checkpoints
-    from medtl_gui.core.training.run_folder import RunFolder
+    from medtl_gui.core.runs import RunRecord
 
     name = f"run-{run.run_id}"
     if store.find(name) is not None:
         return name
-    folder = run.path / "checkpoints"
+    folder = RunRecord(run.path).checkpoints
     tag = "best" if checkpoints.checkpoint_exists(folder, "best") else "last"
     state = checkpoints.load_model_state(folder, tag)
     backbone = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
     try:  # the run's own record of its input channels; an older or damaged run lets the store infer them
-        record_in_channels = RunFolder.existing(run.path).read_config()["model"]["in_channels"]
+        record_in_channels = RunRecord.existing(run.path).read_config()["model"]["in_channels"]
     except (OSError, KeyError, ValueError):
         record_in_channels = None
     store.add_state_dict(name, run.model, backbone, source=f"fine-tuned in run {run.run_id}",

@@ -60,9 +60,9 @@ class OverlayMaker:
             if self.data.val is not None and len(self.data.val):
                 pool = list(self.data.val)
             else:
-                from medtl_gui.core.training.run_folder import RunFolder
+                from medtl_gui.core.runs import RunRecord
 
-                wanted = set(RunFolder.existing(run_dir).read_config().get("data", {}).get("splits", {}).get("val", []))
+                wanted = set(RunRecord.existing(run_dir).read_config().get("data", {}).get("splits", {}).get("val", []))
                 pool = [item for item in self.data.train if item.id in wanted]
             step = max(1, len(pool) // self.count) if pool else 1
             self._items = pool[::step][: self.count]
