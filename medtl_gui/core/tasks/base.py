@@ -34,8 +34,10 @@ registry is cheap to import (the CLI's parser, the GUI's panel).
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 
@@ -95,6 +97,17 @@ class Task:
     cli_options: dict[str, tuple[str, type, str]] = {}
     #: display titles of the config task values it serves (default: ``title``)
     titles: dict[str, str] = {}
+    #: module with the task's Qt-free panel logic: ``model_choices()``, ``weights_architecture(model)``,
+    #: ``random_init_reason(model)``, ``setup_problems(config, summary)``, ``training_images(summary)``,
+    #: ``describe_data(summary)``, ``project_data(project)`` (imported on first use; "" for none)
+    checks_module: str = ""
+
+    def _checks(self, name: str) -> Any:
+        """Function ``name`` of :attr:`checks_module`, or None when the task has no such module or function."""
+        if not self.checks_module:
+            return None
+        module: ModuleType = importlib.import_module(self.checks_module)
+        return getattr(module, name, None)
 
     # ------------------------------------------------------------------ config and recipes
     def config_problems(self, config: Any) -> list[tuple[str, str]]:
@@ -122,11 +135,18 @@ class Task:
 
     def model_choices(self) -> list[Any]:
         """The networks that can train for this task (``ModelChoice``-like: name, text, tip, min_input_size)."""
-        return []
+        hook = self._checks("model_choices")
+        return hook() if hook else []
 
     def weights_architecture(self, model: str) -> str | None:
         """The zoo architecture whose pretrained weights ``model`` starts from (None: none can)."""
-        return None
+        hook = self._checks("weights_architecture")
+        return hook(model) if hook else None
+
+    def random_init_reason(self, model: str) -> str | None:
+        """Why ``model`` always starts from random weights (None: the panel's default text)."""
+        hook = self._checks("random_init_reason")
+        return hook(model) if hook else None
 
     # ------------------------------------------------------------------ data
     def claims_data(self, location: str | Path) -> bool:
@@ -142,19 +162,25 @@ class Task:
 
     def project_data(self, project: Any) -> Any:
         """The splits of an open project, frozen for one run (the GUI's worker thread)."""
-        raise NotImplementedError(f"task {self.name!r} cannot train on a project")
+        hook = self._checks("project_data")
+        if hook is None:
+            raise NotImplementedError(f"task {self.name!r} cannot train on a project")
+        return hook(project)
 
     def setup_problems(self, config: Any, summary: Any) -> list[str]:
         """What stops a run with ``config`` on data described by ``summary`` (``DataSummary``) from starting."""
-        return []
+        hook = self._checks("setup_problems")
+        return hook(config, summary) if hook else []
 
     def training_images(self, summary: Any) -> int:
         """How many training images ``summary`` counts for this task."""
-        return 0
+        hook = self._checks("training_images")
+        return hook(summary) if hook else 0
 
     def describe_data(self, summary: Any) -> str:
         """One line about what this task would train on."""
-        return ""
+        hook = self._checks("describe_data")
+        return hook(summary) if hook else ""
 
     # ------------------------------------------------------------------ training
     def prepare(self, config: Any, data: Any, store: Any) -> Prepared:

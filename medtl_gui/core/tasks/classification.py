@@ -36,6 +36,7 @@ class ClassificationTask(Task):
     titles = {"classification": "Classification", "regression": "Regression"}
     config_section = {"domain_adaptation": "none"}
     summary_keys = ("accuracy", "balanced_accuracy", "auc", "f1", "mae")
+    checks_module = "medtl_gui.core.tasks.classification_checks"
     retentions = ("l2sp", "lwf")
 
     def single_process_reason(self, config: Any) -> str | None:
@@ -72,41 +73,11 @@ class ClassificationTask(Task):
         return choose_recipe(preset.recipe, store=store, n_train=n_train, task=task_value, runs_dir=runs_dir,
                              **({"validation_samples": GUI_VALIDATION_SAMPLES} | overrides))
 
-    def model_choices(self) -> list[Any]:
-        from medtl_gui.core.tasks.classification_checks import model_choices
-
-        return model_choices()
-
-    def weights_architecture(self, model: str) -> str | None:
-        from medtl_gui.core.tasks.classification_checks import weights_architecture
-
-        return weights_architecture(model)
-
     # ------------------------------------------------------------------ data
     def open_data(self, location: str | Path, config: Any = None) -> Any:
         from medtl_gui.core.data.sources import open_data_source
 
         return open_data_source(location)
-
-    def project_data(self, project: Any) -> Any:
-        from medtl_gui.core.tasks.classification_checks import project_data
-
-        return project_data(project)
-
-    def setup_problems(self, config: Any, summary: Any) -> list[str]:
-        from medtl_gui.core.tasks.classification_checks import setup_problems
-
-        return setup_problems(config, summary)
-
-    def training_images(self, summary: Any) -> int:
-        from medtl_gui.core.tasks.classification_checks import training_images
-
-        return training_images(summary)
-
-    def describe_data(self, summary: Any) -> str:
-        from medtl_gui.core.tasks.classification_checks import describe_data
-
-        return describe_data(summary)
 
     # ------------------------------------------------------------------ training
     def prepare(self, config: Any, data: Any, store: Any) -> Prepared:

@@ -52,6 +52,7 @@ class SegmentationTask(Task):
     throughput_key = "train_patches_per_s"
     counts_patches = True
     summary_keys = ("dice", "iou", "auc", "sensitivity", "specificity")
+    checks_module = "medtl_gui.core.tasks.segmentation_checks"
     retentions = ("l2sp",)
     shows_overlays = True
     summary_splits = ("val", "test")
@@ -85,16 +86,6 @@ class SegmentationTask(Task):
         return RecipeChoice(config, f"{preset.title.split(' (')[0]}: a small U-Net from random weights (no "
                                     f"pretrained file needed), {config.epochs} epochs.", "recipe", preset.name)
 
-    def model_choices(self) -> list[Any]:
-        from medtl_gui.core.tasks.segmentation_checks import model_choices
-
-        return model_choices()
-
-    def weights_architecture(self, model: str) -> str | None:
-        from medtl_gui.core.tasks.segmentation_checks import weights_architecture
-
-        return weights_architecture(model)
-
     # ------------------------------------------------------------------ data
     def claims_data(self, location: str | Path) -> bool:
         from medtl_gui.core.data.segmentation import is_segmentation_project
@@ -110,26 +101,6 @@ class SegmentationTask(Task):
         project = getattr(data, "extra", {}).get("project")
         if project is not None:
             project.close()
-
-    def project_data(self, project: Any) -> Any:
-        from medtl_gui.core.tasks.segmentation_checks import project_data
-
-        return project_data(project)
-
-    def setup_problems(self, config: Any, summary: Any) -> list[str]:
-        from medtl_gui.core.tasks.segmentation_checks import setup_problems
-
-        return setup_problems(config, summary)
-
-    def training_images(self, summary: Any) -> int:
-        from medtl_gui.core.tasks.segmentation_checks import training_images
-
-        return training_images(summary)
-
-    def describe_data(self, summary: Any) -> str:
-        from medtl_gui.core.tasks.segmentation_checks import describe_data
-
-        return describe_data(summary)
 
     # ------------------------------------------------------------------ training
     def prepare(self, config: Any, data: Any, store: Any) -> Prepared:

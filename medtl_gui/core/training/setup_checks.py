@@ -94,22 +94,6 @@ class NoWeightStore:
         return f"weights {wanted!r} for {model_name} are not in the weight store (none is set up yet)"
 
 
-def _random_init_reason(task: Any, model: str) -> str | None:
-    """The task's reason why ``model`` starts from random weights whatever is chosen (None: the default text).
-
-    Asked through the task's ``random_init_reason`` hook where the task has one (segmentation's plain U-Nets)."""
-    hook = getattr(task, "random_init_reason", None)
-    if hook is None:
-        from medtl_gui.core.tasks import SEGMENTATION
-
-        if task is SEGMENTATION:  # until SegmentationTask declares the hook (it delegates to segmentation_checks)
-            from medtl_gui.core.tasks.segmentation_checks import random_init_reason
-
-            return random_init_reason(model)
-        return None
-    return hook(model)
-
-
 def weight_choices(store: Any, model: str, task: str) -> list[WeightChoice]:
     """Random init, the zoo's ImageNet weights and the store's entries, for ``model``.
 
@@ -121,7 +105,7 @@ def weight_choices(store: Any, model: str, task: str) -> list[WeightChoice]:
     the_task = task_named(task)
     architecture = the_task.weights_architecture(model)
     if architecture is None:
-        reason = _random_init_reason(the_task, model)
+        reason = the_task.random_init_reason(model)
         if reason:
             choices[0] = replace(choices[0], reason=reason)
         return choices
