@@ -19,8 +19,6 @@ from medtl_gui.gui.training.epoch_figures import ValidationFigures
 
 #: project setting naming the run whose model "Apply model" uses by default
 ACTIVE_RUN_KEY = "active_run"
-#: the latest epoch's validation predictions, kept in the run folder by the GUI worker (ROC, matrix cells)
-VALIDATION_FILE = RunRecord.VALIDATION
 
 
 @dataclass(frozen=True)
