@@ -185,20 +185,6 @@ RUN_FOLDER_FILES = ("config.json", "metrics.jsonl", "report.json", "ensemble.jso
                     RunRecord.VALIDATION)
 #: the package that owns those files
 OWNER = PACKAGE / "core" / "runs"
-#: Files another engineer is restructuring right now (issue 15): they still name run-folder files themselves.
-#: This list may only shrink: empty it as each file moves to RunRecord (then delete the list and its use).
-ALLOWED_FOR_NOW = {
-    "core/training/engine.py",
-    "core/training/segmentation_run.py",
-    "core/training/run_setup.py",
-    "core/training/segmentation_setup.py",
-    "commands/engine.py",
-    "commands/segmentation_engine.py",
-    "gui/training/worker.py",
-    "gui/training/training_setup.py",
-    "core/training/config.py",
-    "core/training/recipes.py",
-}
 
 
 def _docstring_nodes(tree: ast.AST) -> set[int]:
@@ -239,7 +225,7 @@ def test_only_core_runs_names_the_files_of_a_run_folder() -> None:
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE).as_posix()
-        if path.is_relative_to(OWNER) or relative in ALLOWED_FOR_NOW:
+        if path.is_relative_to(OWNER):
             continue
         offenders += [f"medtl_gui/{relative}:{line}: {name}"
                       for line, name in run_folder_names_in(path.read_text(encoding="utf-8"))]

@@ -99,7 +99,7 @@ def register(sub: Any) -> None:
                                    "Without --config the default recipe (balanced) is used; options "
                                    "override the recipe or the config file.")
     p.add_argument("data", metavar="DATA", help="project folder or MedMNIST-style .npz file")
-    p.add_argument("--config", type=Path, help="TrainConfig JSON file (or a run's config.json)")
+    p.add_argument("--config", type=Path, help="TrainConfig JSON file (or the config record of an earlier run's folder)")
     from medtl_gui.core.training.recipes import RECIPES
 
     p.add_argument("--recipe", choices=tuple(RECIPES),
