@@ -64,14 +64,12 @@ def generate_report(
     cannot be evaluated and ``FileNotFoundError`` for a folder that is not
     a run.
     """
-    from medtl_gui.core.inference.segmentation_predict import run_task
-    from medtl_gui.core.reporting.report_data import collect_classification, collect_segmentation
+    from medtl_gui.core.tasks import task_of
 
     location = data_location(run_dir, data)
-    task = run_task(run_dir)
-    collect = collect_segmentation if task == "segmentation" else collect_classification
-    content = collect(run_dir, location, split, identified=identified, device=device, checkpoint=checkpoint,
-                      progress=progress)
+    task = task_of(run_dir)
+    content = task.collect_report(run_dir, location, split, identified=identified, device=device,
+                                  checkpoint=checkpoint, progress=progress)
     path = Path(out) if out is not None else default_report_path(run_dir, split)
     _write_atomically(path, render_html(content))
     logged = False
@@ -85,4 +83,4 @@ def generate_report(
                                   details={"run": content.run_id, "split": split,
                                            "method": None if identified else DEIDENTIFICATION_METHOD})
         logged = True
-    return ReportResult(path, content.evaluation, dict(section_titles(task)), content, logged)
+    return ReportResult(path, content.evaluation, dict(task.report_titles), content, logged)

@@ -286,11 +286,14 @@ def _per_case_section(evaluation: dict[str, Any]) -> str:
             + _table(["case", "images", "Dice", "IoU", "AUC", "sensitivity", "specificity"], rows))
 
 
-def _key_results(evaluation: dict[str, Any], task: str) -> str:
+#: the headline tiles above the sections: (key, title), per task
+CLASSIFICATION_KEY_FIGURES = (("auc", "ROC AUC"), ("balanced_accuracy", "Balanced accuracy"), ("recall", "Sensitivity"),
+                              ("specificity", "Specificity"))
+SEGMENTATION_KEY_FIGURES = (("dice", "Dice"), ("iou", "IoU"), ("auc", "Pixel AUC"))
+
+
+def _key_results(evaluation: dict[str, Any], keys: tuple[tuple[str, str], ...]) -> str:
     """A row of tiles with the headline numbers (and their 95% intervals) above the sections."""
-    keys = (("dice", "Dice"), ("iou", "IoU"), ("auc", "Pixel AUC")) if task == "segmentation" else \
-        (("auc", "ROC AUC"), ("balanced_accuracy", "Balanced accuracy"), ("recall", "Sensitivity"),
-         ("specificity", "Specificity"))
     intervals = evaluation.get("ci95", {})
     tiles = []
     for key, title in keys:
@@ -337,29 +340,42 @@ def _headline_block(content: ReportContent) -> str:
 
 # -- the page ----------------------------------------------------------------------------------
 def section_titles(task: str) -> dict[str, str]:
-    """Section id -> heading of a report for ``task``."""
-    return SEGMENTATION_SECTIONS if task == "segmentation" else CLASSIFICATION_SECTIONS
+    """Section id -> heading of a report for a run of config task ``task`` (the task registry's)."""
+    from medtl_gui.core.tasks import task_named
+
+    return task_named(task).report_titles
+
+
+def classification_sections(content: ReportContent) -> dict[str, str]:
+    """Section id -> HTML of a classification (or regression: no class figures) report."""
+    evaluation = content.evaluation
+    if not evaluation.get("class_names"):  # regression
+        return {"data": _data_section(content), "model": _model_section(content),
+                "metrics": _metrics_section(evaluation, METRIC_ROWS), "training": _training_section(content)}
+    return {"data": _data_section(content), "model": _model_section(content),
+            "metrics": _metrics_section(evaluation, METRIC_ROWS),
+            "confusion": _figure(svg_charts.confusion_matrix_chart(evaluation["confusion_matrix"],
+                                                                   evaluation["class_names"]), "confusion"),
+            "curves": _curves_section(content), "calibration": _calibration_section(content),
+            "per-class": _per_class_section(evaluation), "errors": _gallery_section(content),
+            "training": _training_section(content)}
+
+
+def segmentation_sections(content: ReportContent) -> dict[str, str]:
+    """Section id -> HTML of a segmentation report."""
+    return {"data": _data_section(content), "model": _model_section(content),
+            "metrics": _metrics_section(content.evaluation, SEGMENTATION_ROWS),
+            "per-case": _per_case_section(content.evaluation), "training": _training_section(content)}
 
 
 def render_html(content: ReportContent) -> str:
-    """The whole report as one HTML string."""
+    """The whole report as one HTML string (its sections and headline figures are the run's task's)."""
+    from medtl_gui.core.tasks import task_named
+
+    task = task_named(content.task)
     evaluation = content.evaluation
-    if content.task == "segmentation":
-        bodies = {"data": _data_section(content), "model": _model_section(content),
-                  "metrics": _metrics_section(evaluation, SEGMENTATION_ROWS),
-                  "per-case": _per_case_section(evaluation), "training": _training_section(content)}
-    elif evaluation.get("class_names"):
-        bodies = {"data": _data_section(content), "model": _model_section(content),
-                  "metrics": _metrics_section(evaluation, METRIC_ROWS),
-                  "confusion": _figure(svg_charts.confusion_matrix_chart(evaluation["confusion_matrix"],
-                                                                         evaluation["class_names"]), "confusion"),
-                  "curves": _curves_section(content), "calibration": _calibration_section(content),
-                  "per-class": _per_class_section(evaluation), "errors": _gallery_section(content),
-                  "training": _training_section(content)}
-    else:  # regression: no class figures
-        bodies = {"data": _data_section(content), "model": _model_section(content),
-                  "metrics": _metrics_section(evaluation, METRIC_ROWS), "training": _training_section(content)}
-    titles = section_titles(content.task)
+    bodies = task.report_sections(content)
+    titles = task.report_titles
     sections = "".join(_section(key, titles[key], body) for key, body in bodies.items())
     contents = " · ".join(f'<a href="#{key}">{escape(titles[key])}</a>' for key in bodies)
     privacy = ("Identified report: may contain patient identifiers and file paths." if content.identified else
@@ -378,7 +394,7 @@ def render_html(content: ReportContent) -> str:
 {escape(content.split)} · generated {escape(content.generated)} (UTC)</p></td></tr></table>
 <div class="page">
 <p class="note">For research use. Not a medical device. {escape(privacy)}</p>
-{_key_results(evaluation, content.task)}
+{_key_results(evaluation, task.report_key_figures)}
 {_headline_block(content)}
 <p class="muted">Contents: {contents}</p>
 {sections}

@@ -238,6 +238,21 @@ class Task:
         with ``proposals``, ``failed`` and ``to_json()``."""
         raise NotImplementedError(f"task {self.name!r} stores no mask proposals")
 
+    # ------------------------------------------------------------------ reports
+    #: section id -> heading of the task's HTML report, in order
+    report_titles: dict[str, str] = {}
+    #: the headline figures (key, title) shown above the report's sections
+    report_key_figures: tuple[tuple[str, str], ...] = ()
+
+    def collect_report(self, run_dir: str | Path, location: str | Path, split: str, **options: Any) -> Any:
+        """The content of a run's HTML report (``reporting.report_data.ReportContent``): the run evaluated on
+        ``split`` of the data at ``location``; options: identified, device, checkpoint, progress."""
+        raise NotImplementedError(f"task {self.name!r} writes no report")
+
+    def report_sections(self, content: Any) -> dict[str, str]:
+        """Section id -> HTML body of the report (ids from :attr:`report_titles`)."""
+        raise NotImplementedError(f"task {self.name!r} writes no report")
+
     def evaluation_lines(self, result: dict[str, Any]) -> list[str]:
         """:meth:`evaluate_run`'s result as text lines."""
         return [self.summary(result)]

@@ -212,6 +212,28 @@ class ClassificationTask(Task):
                             device=options.get("device", "auto"), checkpoint=checkpoint,
                             tta=options.get("tta", "none"))
 
+    @property
+    def report_titles(self) -> dict[str, str]:
+        from medtl_gui.core.reporting.html_report import CLASSIFICATION_SECTIONS
+
+        return CLASSIFICATION_SECTIONS
+
+    @property
+    def report_key_figures(self) -> tuple[tuple[str, str], ...]:
+        from medtl_gui.core.reporting.html_report import CLASSIFICATION_KEY_FIGURES
+
+        return CLASSIFICATION_KEY_FIGURES
+
+    def collect_report(self, run_dir: str | Path, location: str | Path, split: str, **options: Any) -> Any:
+        from medtl_gui.core.reporting.report_data import collect_classification
+
+        return collect_classification(run_dir, location, split, **options)
+
+    def report_sections(self, content: Any) -> dict[str, str]:
+        from medtl_gui.core.reporting.html_report import classification_sections
+
+        return classification_sections(content)
+
     def evaluation_lines(self, result: dict[str, Any]) -> list[str]:
         lines = [f"{result['data']} ({result['n']} images), run {result['run']}"]
         for key in ("accuracy", "balanced_accuracy", "precision", "recall", "specificity", "f1", "auc", "mae", "mse"):

@@ -263,6 +263,28 @@ class SegmentationTask(Task):
         finally:
             project.close()
 
+    @property
+    def report_titles(self) -> dict[str, str]:
+        from medtl_gui.core.reporting.html_report import SEGMENTATION_SECTIONS
+
+        return SEGMENTATION_SECTIONS
+
+    @property
+    def report_key_figures(self) -> tuple[tuple[str, str], ...]:
+        from medtl_gui.core.reporting.html_report import SEGMENTATION_KEY_FIGURES
+
+        return SEGMENTATION_KEY_FIGURES
+
+    def collect_report(self, run_dir: str | Path, location: str | Path, split: str, **options: Any) -> Any:
+        from medtl_gui.core.reporting.report_data import collect_segmentation
+
+        return collect_segmentation(run_dir, location, split, **options)
+
+    def report_sections(self, content: Any) -> dict[str, str]:
+        from medtl_gui.core.reporting.html_report import segmentation_sections
+
+        return segmentation_sections(content)
+
     def evaluation_lines(self, result: dict[str, Any]) -> list[str]:
         lines = [f"{result['data']} ({result['n_images']} images, {result['n_cases']} cases), run {result['run']}"
                  + (" (inside the field of view)" if result["inside_fov"] else "")]
