@@ -153,6 +153,7 @@ def run_ensemble_train(args: argparse.Namespace) -> int:
     from medtl_gui.commands import open_data as _open_data, weight_store as _store
     from medtl_gui.commands.engine import _config_from_args, _train_task
     from medtl_gui.core.inference.ensemble import build_ensemble, is_ensemble_folder, validation_split
+    from medtl_gui.core.tasks import can
     from medtl_gui.core.training.config import TrainConfig
     from medtl_gui.core.training.engine import train
 
@@ -163,7 +164,7 @@ def run_ensemble_train(args: argparse.Namespace) -> int:
     with cancellable_job(quiet=args.quiet) as job:
         data = _open_data(args.data)
         base = _config_from_args(args, _train_task(args), data)
-        if base.task != "classification":
+        if not can(base.task, "ensemble"):
             raise UsageError(f"ensembles combine classification runs, not {base.task}")
         plan = member_plan(args.members, args.models, args.seeds, base.model, base.seed)
         store = _store(args.weights_dir)

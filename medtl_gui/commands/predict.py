@@ -34,9 +34,13 @@ def _predict_project_masks(args: argparse.Namespace, task) -> int:
     projects = [Path(i) for i in args.inputs if _is_project(i)]
     if len(args.inputs) != 1 or not projects:
         raise UsageError("a run that predicts masks predicts into one project folder (masks are stored as proposals)")
+    from medtl_gui.core.project import Project
+
     try:
-        summary = task.predict_project(args.run, projects[0], checkpoint=args.checkpoint, split=args.split,
-                                       unlabelled_only=args.unlabelled, device=args.device)
+        with Project.open(projects[0]) as project:
+            records = project.images(split=args.split) if args.split else project.images()
+            ids = [r.id for r in records if not (args.unlabelled and r.has_mask)]
+            summary = task.predict_project(args.run, project, ids, checkpoint=args.checkpoint, device=args.device)
     except _user_errors() as exc:
         raise UsageError(str(exc)) from exc
     if args.json:

@@ -126,7 +126,9 @@ def run_headline(report: dict[str, Any] | None, epochs: Sequence[dict[str, Any]]
     """
     report, record = report or {}, record or {}
     config = record.get("config") or {}
-    if config.get("task", "classification") != "classification":
+    from medtl_gui.core.tasks import DEFAULT_TASK, can
+
+    if not can(config.get("task", DEFAULT_TASK), "headline"):
         return None
     names = list(report.get("class_names") or (record.get("data") or {}).get("class_names") or [])
     if len(names) < 2:

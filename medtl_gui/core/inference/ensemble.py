@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from medtl_gui.core.tasks import can
 from medtl_gui.core.project.atomic_files import sha256_file as file_sha256
 from medtl_gui.core.inference.ensemble_combination import (
     COMBINATIONS,
@@ -145,7 +146,7 @@ def _load_members(run_dirs: Sequence[str | os.PathLike], checkpoint: str, origin
             task = run_task(path)
         except (OSError, ValueError) as exc:
             raise EnsembleError(path, f"not a readable run folder ({exc})") from exc
-        if task != "classification":
+        if not can(task, "ensemble"):
             raise EnsembleError(path, f"is a {task} run; ensembles combine classification runs")
         members.append(load_trained_model(path, _resolved_checkpoint(path, checkpoint)))
     reference = members[0].class_names

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from medtl_gui.core.tasks import can
 from medtl_gui.core.project.atomic_files import sha256_file
 from medtl_gui.core.inference.model_card import build_model_card, render_model_card
 from medtl_gui.core.inference.trained_model import TrainedModel, load_trained_model
@@ -202,8 +203,9 @@ def export_run(run_dir: str | os.PathLike, fmt: str = "torchscript", out_dir: st
         return export_ensemble(run_dir, fmt, out_dir)
     if fmt not in EXPORT_FORMATS:
         raise ExportError(run_dir, f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
-    if RunRecord.existing(run_dir).task == "segmentation":
-        raise ExportError(run_dir, "segmentation runs cannot be exported yet (whole images need the run's "
+    task = RunRecord.existing(run_dir).task
+    if not can(task, "export"):
+        raise ExportError(run_dir, f"{task} runs cannot be exported yet (whole images need the run's "
                                    "sliding windows and input preparation); predict with 'medtl predict --run' "
                                    "or Train > Apply model instead")
     trained = load_trained_model(run_dir, checkpoint)

@@ -107,14 +107,15 @@ def predict_paths(
     """
     from medtl_gui.core.inference.scan_discovery import scans_in_paths
     from medtl_gui.core.inference.segmentation_predict import run_task
+    from medtl_gui.core.tasks import task_named
 
     if not inputs:
         raise ValueError("name at least one file or folder to predict")
     scans, skipped = scans_in_paths(inputs)
     task = run_task(run_dir)
-    if task == "segmentation":
+    if task_named(task).prediction_output == "masks":
         if tta not in ("none", "flips"):
-            raise ValueError(f"segmentation runs support test-time augmentation 'none' or 'flips', not {tta!r}")
+            raise ValueError(f"mask predictions support test-time augmentation 'none' or 'flips', not {tta!r}")
         return _predict_masks(run_dir, scans, skipped, csv_path, masks_dir, mask_format, checkpoint, device,
                               progress, cancel, flips=tta == "flips")
     from medtl_gui.core.inference.model_scope import scope_check

@@ -120,6 +120,8 @@ class ProposalSummary:
     run_id: str
     proposals: list[dict[str, Any]] = field(default_factory=list)  # image_id, slice, foreground pixels
     failed: list[tuple[str, str]] = field(default_factory=list)  # (image, reason)
+    total: int = 0  # images asked for
+    cancelled: bool = False  # stopped before the last image
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -145,20 +147,27 @@ def predict_project_masks(
     *,
     device: str = "auto",
     flips: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: Any = None,
 ) -> ProposalSummary:
-    """Predict masks of project images (default: every 2D image without a final mask) as proposals.
+    """Predict masks of project images (default: every image without a final mask) as proposals.
 
     Volumes are predicted slice by slice (one proposal per slice that
     holds any foreground). Images that cannot be read are listed in
-    ``failed``; the others are stored even when one fails.
+    ``failed``; the others are stored even when one fails. ``cancel`` (a
+    ``threading.Event``) is checked before each image: what was stored stays,
+    and the summary says ``cancelled``. ``progress(done, total, text)``
+    follows each image.
     """
     values = _label_values(project, trained.label_names)
     if image_ids is None:
         image_ids = [r.id for r in project.images(has_mask=False)]
     predictor = SegmentationPredictor(trained, device, flips)
-    summary = ProposalSummary(trained.run_id)
+    summary = ProposalSummary(trained.run_id, total=len(image_ids))
     for done, image_id in enumerate(image_ids, start=1):
+        if cancel is not None and cancel.is_set():
+            summary.cancelled = True
+            break
         try:
             scan = project.read_image(image_id)
             pixels = np.asarray(scan.pixels)
@@ -177,5 +186,5 @@ def predict_project_masks(
         except Exception as exc:  # noqa: BLE001 - one unreadable image must not stop the others
             summary.failed.append((str(image_id), f"{type(exc).__name__}: {exc}"))
         if progress is not None:
-            progress(done, len(image_ids))
+            progress(done, len(image_ids), f"image {image_id}")
     return summary

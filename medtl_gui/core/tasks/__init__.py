@@ -10,6 +10,7 @@ from medtl_gui.core.tasks.registry import (
     DEFAULT_TASK,
     TASKS,
     UnknownTask,
+    can,
     register_task,
     registered_tasks,
     task_for_config,
@@ -17,6 +18,7 @@ from medtl_gui.core.tasks.registry import (
     task_named,
     task_names,
     task_of,
+    title_of,
     unregister_task,
 )
 from medtl_gui.core.tasks.classification import CLASSIFICATION
@@ -27,6 +29,6 @@ register_task(SEGMENTATION)
 
 __all__ = [
     "CLASSIFICATION", "DEFAULT_TASK", "EpochValidation", "Prepared", "SEGMENTATION", "TASKS", "Task",
-    "UnknownTask", "register_task", "registered_tasks", "task_for_config", "task_for_data", "task_named",
-    "task_names", "task_of", "unregister_task",
+    "UnknownTask", "can", "register_task", "registered_tasks", "task_for_config", "task_for_data", "task_named",
+    "task_names", "task_of", "title_of", "unregister_task",
 ]

@@ -97,6 +97,15 @@ class Task:
     cli_options: dict[str, tuple[str, type, str]] = {}
     #: display titles of the config task values it serves (default: ``title``)
     titles: dict[str, str] = {}
+    #: what runs of each config task value can do besides train, evaluate and predict (see registry.can):
+    #: "ensemble" (join an ensemble), "export" (TorchScript/ONNX), "continue" (a finished run's weights start
+    #: a new run), "headline" (a class-based headline with per-class warnings), "unit_metrics" (the metric
+    #: curves lie in [0, 1])
+    capabilities: dict[str, frozenset[str]] = {}
+    #: validation metrics the GUI draws as curves, per config task value
+    curve_metrics: dict[str, tuple[str, ...]] = {}
+    #: the strategies the task offers (None: every registered strategy)
+    strategies: tuple[str, ...] | None = None
     #: module with the task's Qt-free panel logic: ``model_choices()``, ``weights_architecture(model)``,
     #: ``random_init_reason(model)``, ``setup_problems(config, summary)``, ``training_images(summary)``,
     #: ``describe_data(summary)``, ``project_data(project)`` (imported on first use; "" for none)
@@ -232,10 +241,13 @@ class Task:
         """A run's figures on ``split`` of the data at ``location`` (may differ from its training data)."""
         raise NotImplementedError(f"task {self.name!r} cannot evaluate runs")
 
-    def predict_project(self, run_dir: str | Path, project_folder: str | Path, *, checkpoint: str = "best",
-                        split: str | None = None, unlabelled_only: bool = False, device: str = "auto") -> Any:
-        """``prediction_output == "masks"``: store the run's masks of a project's images as proposals; a summary
-        with ``proposals``, ``failed`` and ``to_json()``."""
+    def predict_project(self, run_dir: str | Path, project: Any, image_ids: list[int] | None = None, *,
+                        checkpoint: str = "best", device: str = "auto", flips: bool = False, progress: Any = None,
+                        cancel: Any = None) -> Any:
+        """``prediction_output == "masks"``: store the run's masks of an open project's images (default: those
+        without a final mask) as proposals, cancellable between images; the GUI's Apply model and
+        ``medtl predict`` both call it. A summary with ``proposals``, ``failed``, ``cancelled``, ``total``
+        and ``to_json()``."""
         raise NotImplementedError(f"task {self.name!r} stores no mask proposals")
 
     # ------------------------------------------------------------------ reports
@@ -261,6 +273,19 @@ class Task:
         """One line: the task's headline figures of a report section."""
         return ", ".join(f"{k} {metrics[k]:.4f}" for k in self.summary_keys
                          if isinstance(metrics.get(k), (int, float)))
+
+    # ------------------------------------------------------------------ run loop extensions (defaults: none)
+    def parameter_groups(self, run: Any) -> list[dict] | None:
+        """The optimiser's parameter groups (None: one or two per stage, with the strategy's ``lr_decay``)."""
+        return None
+
+    def train_metrics(self, run: Any) -> dict[str, Any]:
+        """Figures of the epoch's training added to its metrics line (e.g. SSL's contrastive accuracy)."""
+        return {}
+
+    def on_finish(self, run: Any, status: str, report: dict[str, Any]) -> None:
+        """Last work on the trained model before report.json is written (``run.model`` holds the best weights
+        when a ``best`` checkpoint exists, else the final ones); may add to ``report``."""
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"

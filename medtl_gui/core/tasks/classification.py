@@ -34,6 +34,10 @@ class ClassificationTask(Task):
     names = ("classification", "regression")
     title = "Classification"
     titles = {"classification": "Classification", "regression": "Regression"}
+    capabilities = {"classification": frozenset({"ensemble", "export", "continue", "headline", "unit_metrics"}),
+                    "regression": frozenset({"export"})}
+    curve_metrics = {"classification": ("val_auc", "val_accuracy", "val_balanced_accuracy", "val_f1"),
+                     "regression": ("val_mae", "val_mse")}
     config_section = {"domain_adaptation": "none"}
     summary_keys = ("accuracy", "balanced_accuracy", "auc", "f1", "mae")
     checks_module = "medtl_gui.core.tasks.classification_checks"

@@ -75,6 +75,19 @@ def task_named(name: str) -> Task:
         raise UnknownTask(f"unknown task {name!r}; available: {', '.join(TASKS)}") from None
 
 
+def can(task_value: str, capability: str) -> bool:
+    """Whether runs of config task ``task_value`` have ``capability`` (``Task.capabilities``); False for a task
+    value no registered task serves."""
+    task = TASKS.get(task_value)
+    return task is not None and capability in task.capabilities.get(task_value, ())
+
+
+def title_of(task_value: str) -> str:
+    """The display title of config task ``task_value``."""
+    task = TASKS.get(task_value)
+    return task.titles.get(task_value, task.title) if task is not None else task_value
+
+
 def task_for_config(config: Any) -> Task:
     """The task of a ``TrainConfig``."""
     return task_named(config.task)

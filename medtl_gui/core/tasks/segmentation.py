@@ -54,7 +54,15 @@ class SegmentationTask(Task):
     summary_keys = ("dice", "iou", "auc", "sensitivity", "specificity")
     checks_module = "medtl_gui.core.tasks.segmentation_checks"
     retentions = ("l2sp",)
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        from medtl_gui.core.training.segmentation_config import SEGMENTATION_STRATEGIES
+
+        return tuple(SEGMENTATION_STRATEGIES)
     shows_overlays = True
+    capabilities = {"segmentation": frozenset({"unit_metrics"})}
+    curve_metrics = {"segmentation": ("val_dice", "val_iou", "val_auc")}
     summary_splits = ("val", "test")
     prediction_output = "masks"
     cli_options = {
@@ -249,19 +257,14 @@ class SegmentationTask(Task):
         finally:
             project.close()
 
-    def predict_project(self, run_dir: str | Path, project_folder: str | Path, *, checkpoint: str = "best",
-                        split: str | None = None, unlabelled_only: bool = False, device: str = "auto") -> Any:
-        from medtl_gui.core.data.segmentation import open_project_folder
+    def predict_project(self, run_dir: str | Path, project: Any, image_ids: list[int] | None = None, *,
+                        checkpoint: str = "best", device: str = "auto", flips: bool = False, progress: Any = None,
+                        cancel: Any = None) -> Any:
         from medtl_gui.core.inference.segmentation_predict import load_segmentation_run, predict_project_masks
 
         trained = load_segmentation_run(run_dir, checkpoint)
-        project = open_project_folder(project_folder)
-        try:
-            records = project.images(split=split) if split else project.images()
-            ids = [r.id for r in records if not (unlabelled_only and r.has_mask)]
-            return predict_project_masks(project, trained, ids, device=device)
-        finally:
-            project.close()
+        return predict_project_masks(project, trained, image_ids, device=device, flips=flips, progress=progress,
+                                     cancel=cancel)
 
     @property
     def report_titles(self) -> dict[str, str]:

@@ -17,16 +17,17 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QVBoxLayout, QWidget
 
+from medtl_gui.core.tasks import TASKS, can
 from medtl_gui.gui.training.plot_legend import PlotLegend
 
 #: redraws per second at most
 REDRAW_HZ = 10
-#: metric curves per task (validation metrics from the engine's EpochEnd)
-METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
-    "classification": ("val_auc", "val_accuracy", "val_balanced_accuracy", "val_f1"),
-    "segmentation": ("val_dice", "val_iou", "val_auc"),
-    "regression": ("val_mae", "val_mse"),
-}
+def curve_metrics(task: str) -> tuple[str, ...]:
+    """The validation metrics drawn for runs of config task ``task`` (the task registry's)."""
+    owner = TASKS.get(task)
+    return owner.curve_metrics.get(task, ()) if owner is not None else ()
+
+
 _METRIC_COLORS = ("#4fc3f7", "#ffb74d", "#aed581", "#f06292", "#ba68c8")
 #: metrics only some runs log (domain adaptation: the domain classifier's accuracy, a diagnostic), drawn
 #: dashed on the metric plot from the first epoch that reports them
@@ -161,14 +162,14 @@ class TrainingCurves(QWidget):
                         symbol="o", symbol_brush="#2f80ed")
         self._add_curve("val_loss", self.loss_plot, "validation", pg.mkPen("#eb5757", width=2),
                         symbol="s", symbol_brush="#eb5757")
-        for name, color in zip(METRICS_BY_TASK.get(task, ()), _METRIC_COLORS):
+        for name, color in zip(curve_metrics(task), _METRIC_COLORS):
             self._add_curve(name, self.metric_plot, name.removeprefix("val_"), pg.mkPen(color, width=2),
                             symbol="o", symbol_brush=color)
         self._add_curve("lr", self.lr_plot, "head lr", pg.mkPen("#bdbdbd", width=1.5))
-        if task == "regression":
-            self.metric_plot.getPlotItem().enableAutoRange(axis="y")
-        else:
+        if can(task, "unit_metrics"):
             self.metric_plot.getPlotItem().setYRange(0, 1.02, padding=0)
+        else:
+            self.metric_plot.getPlotItem().enableAutoRange(axis="y")
 
     def _add_curve(self, key: str, plot: pg.PlotWidget, name: str, pen: Any, symbol: str | None = None,
                    symbol_brush: Any = None) -> None:
@@ -199,7 +200,7 @@ class TrainingCurves(QWidget):
                 plot.getPlotItem().disableAutoRange(axis="y")
             self.lr_plot.getPlotItem().setYRange(0, (lr or 1e-3) * 1.1, padding=0)
             self.loss_plot.getPlotItem().setYRange(0, 1, padding=0)
-            if self.task == "regression":
+            if not can(self.task, "unit_metrics"):
                 self.metric_plot.getPlotItem().enableAutoRange(axis="y")
         self._timer.start()
 
@@ -217,7 +218,7 @@ class TrainingCurves(QWidget):
     def add_epoch(self, epoch: int, metrics: dict[str, float | None]) -> None:
         """One epoch's train/val loss and validation metrics (drawn at x = epoch + 1)."""
         x = [epoch + 1.0]
-        for key in ["train_loss", "val_loss", *METRICS_BY_TASK.get(self.task, ())]:
+        for key in ["train_loss", "val_loss", *curve_metrics(self.task)]:
             if key in metrics:
                 self._extend(key, x, [metrics.get(key)])
         for key, (name, color) in OPTIONAL_METRICS.items():
@@ -273,7 +274,7 @@ class TrainingCurves(QWidget):
         self._fixed_ranges = False
         for plot in (self.loss_plot, self.metric_plot, self.lr_plot):
             plot.getPlotItem().enableAutoRange()
-        if task != "regression":
+        if can(task, "unit_metrics"):
             self.metric_plot.getPlotItem().setYRange(0, 1.02, padding=0)
         for record in records:
             self.add_epoch(int(record.get("epoch", 0)), record)
@@ -286,7 +287,7 @@ class TrainingCurves(QWidget):
         style = Qt.PenStyle.DashLine
         xs = [int(r.get("epoch", 0)) + 1.0 for r in records]
         for key, plot, color in (("val_loss", self.loss_plot, "#eb5757"), ("train_loss", self.loss_plot, "#2f80ed"),
-                                 *((m, self.metric_plot, c) for m, c in zip(METRICS_BY_TASK.get(self.task, ()),
+                                 *((m, self.metric_plot, c) for m, c in zip(curve_metrics(self.task),
                                                                            _METRIC_COLORS))):
             ys = [np.nan if r.get(key) is None else float(r[key]) for r in records]
             if all(np.isnan(ys)):

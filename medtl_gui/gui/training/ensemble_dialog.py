@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
+from medtl_gui.core.tasks import can
 from medtl_gui.core.runs import RunRecord
 from medtl_gui.gui.training.run_records import RunSummary, list_runs
 
@@ -87,7 +88,7 @@ def list_runs_and_ensembles(runs_dir: str | Path, active: set[str] | None = None
 
 def can_join_ensemble(run: RunSummary) -> bool:
     """A finished classification run with a checkpoint (not an ensemble, not running)."""
-    return (run.task == "classification" and run.usable_model and run.status != "running"
+    return (can(run.task, "ensemble") and run.usable_model and run.status != "running"
             and not getattr(run, "is_ensemble", False))
 
 

@@ -18,8 +18,6 @@ from typing import Any
 
 from medtl_gui.core.tasks import task_named
 
-#: segmentation images predicted per call of the core (cancel is checked between calls)
-SEGMENTATION_CHUNK = 4
 #: project setting: the test-time augmentation "Apply model" uses (none, flips, flips+rot, full)
 PREDICTION_TTA_KEY = "prediction_tta"
 #: project setting: "1" when "Apply model" also predicts images outside the model's scope
@@ -137,10 +135,6 @@ def predict_unlabelled(project: Any, run_dir: str | Path, device: str = "auto", 
     return _predict_classes(project, run_dir, device, batch_size, progress, cancel, tta, include, all_images)
 
 
-def _cancelled(cancel: Any) -> bool:
-    return cancel is not None and cancel.is_set()
-
-
 def _predict_classes(project: Any, run_dir: str | Path, device: str, batch_size: int,
                      progress: Callable[[int, int, str], None] | None, cancel: Any,
                      tta: str = "none", include_out_of_scope: bool = False,
@@ -163,19 +157,10 @@ def _predict_classes(project: Any, run_dir: str | Path, device: str, batch_size:
 def _predict_masks(project: Any, run_dir: str | Path, device: str,
                    progress: Callable[[int, int, str], None] | None, cancel: Any,
                    flips: bool = False) -> PredictionSummary:
-    from medtl_gui.core.inference.segmentation_predict import load_segmentation_run, predict_project_masks
+    from medtl_gui.core.tasks import task_of
 
-    trained = load_segmentation_run(run_dir)
-    image_ids = [r.id for r in project.images(has_mask=False)]
-    summary = PredictionSummary(trained.run_id, "segmentation", total=len(image_ids))
-    for start in range(0, len(image_ids), SEGMENTATION_CHUNK):
-        if _cancelled(cancel):
-            summary.cancelled = True
-            break
-        chunk = image_ids[start:start + SEGMENTATION_CHUNK]
-        result = predict_project_masks(project, trained, chunk, device=device, flips=flips)
-        summary.proposals += sorted({int(p["image_id"]) for p in result.proposals})
-        summary.failed += list(result.failed)
-        if progress is not None:
-            progress(min(start + len(chunk), len(image_ids)), len(image_ids), f"image {chunk[-1]}")
-    return summary
+    task = task_of(run_dir)
+    done = task.predict_project(run_dir, project, device=device, flips=flips, progress=progress, cancel=cancel)
+    return PredictionSummary(done.run_id, task.name, total=done.total,
+                             proposals=sorted({int(p["image_id"]) for p in done.proposals}),
+                             failed=list(done.failed), cancelled=done.cancelled)

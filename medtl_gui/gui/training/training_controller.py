@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QScrollArea, QTabWidget
 
+from medtl_gui.core.tasks import can, title_of
 from medtl_gui.core.training.config import TrainConfig
 from medtl_gui.gui.background import BackgroundJob
 from medtl_gui.gui.training.monitor_host import DEFAULT_WINDOW_SIZE, MonitorHost, scrolling
@@ -307,8 +308,8 @@ class TrainingController(QObject):
         if run.can_resume:
             config = TrainConfig.from_dict(config.to_dict() | {"device": self.panel.device.currentText() or "auto"})
             return self.start_training(config, resume_from=run.path)
-        if run.task != "classification":
-            self._tell("Only unfinished segmentation runs can be continued (from their last epoch).")
+        if not can(run.task, "continue"):
+            self._tell(f"Only unfinished {title_of(run.task).lower()} runs can be continued (from their last epoch).")
             return False
         store = self.panel.store
         job = BackgroundJob(weights_from_run, store, run)

@@ -28,11 +28,10 @@ from PySide6.QtWidgets import (
 from medtl_gui.core.data.augmentation import AUGMENTATION_PRESETS
 from medtl_gui.core.data.contrast import COLOUR_CHANNELS
 from medtl_gui.core.data.sampling import IMBALANCE_MODES
-from medtl_gui.core.tasks import DEFAULT_TASK, registered_tasks
+from medtl_gui.core.tasks import DEFAULT_TASK, registered_tasks, task_named
 from medtl_gui.core.training.config import TrainConfig
 from medtl_gui.core.training.presets import NOT_PRESET_FIELDS, preset_choice, preset_overrides
 from medtl_gui.core.training.recipe_choice import RecipeChoice
-from medtl_gui.core.training.segmentation_config import SEGMENTATION_STRATEGIES
 from medtl_gui.core.training.strategies import list_strategies
 from medtl_gui.gui.training.augmentation_preview import AugmentationPreview
 from medtl_gui.gui.training.form_fields import combo as _combo
@@ -191,7 +190,8 @@ class TrainingPanel(QWidget):
             self.model.setItemData(self.model.count() - 1, choice.tip, Qt.ItemDataRole.ToolTipRole)
         self.strategy.clear()
         for strategy in list_strategies():
-            if task != "segmentation" or strategy.name in SEGMENTATION_STRATEGIES:
+            offered = task_named(task).strategies
+            if offered is None or strategy.name in offered:
                 self.strategy.addItem(strategy.title, strategy.name)
                 self.strategy.setItemData(self.strategy.count() - 1, strategy.description,
                                           Qt.ItemDataRole.ToolTipRole)
