@@ -120,8 +120,11 @@ class Task:
 
     # ------------------------------------------------------------------ config and recipes
     def config_problems(self, config: Any) -> list[tuple[str, str]]:
-        """(setting, reason) for every task-specific setting that is wrong (config.validate reports the first)."""
-        return []
+        """(setting, reason) for every task-specific setting that is wrong (config.validate reports the first);
+        subclasses add theirs to these (an unknown recipe name)."""
+        from medtl_gui.core.training.recipes import recipe_problems
+
+        return recipe_problems(config)
 
     def default_config(self, data: Any = None, *, recipe: str | None = None, store: Any = None,
                        **overrides: Any) -> tuple[Any, str]:

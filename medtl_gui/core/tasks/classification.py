@@ -54,7 +54,7 @@ class ClassificationTask(Task):
     def config_problems(self, config: Any) -> list[tuple[str, str]]:
         from medtl_gui.core.models.zoo import MODEL_ZOO
 
-        problems = []
+        problems = super().config_problems(config)
         if config.model not in MODEL_ZOO:
             problems.append(("model", f"unknown model {config.model!r}; available: {', '.join(MODEL_ZOO)}"))
         if config.domain_adaptation != "none" and head_kind(config) == "regression":

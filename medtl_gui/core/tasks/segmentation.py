@@ -78,7 +78,7 @@ class SegmentationTask(Task):
     def config_problems(self, config: Any) -> list[tuple[str, str]]:
         from medtl_gui.core.training.segmentation_config import segmentation_config_problems
 
-        return segmentation_config_problems(config)
+        return super().config_problems(config) + segmentation_config_problems(config)
 
     def default_config(self, data: Any = None, *, recipe: str | None = None, store: Any = None,
                        **overrides: Any) -> tuple[Any, str]:

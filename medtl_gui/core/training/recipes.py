@@ -137,6 +137,13 @@ _RECIPES: tuple[Recipe, ...] = (
 RECIPES: dict[str, Recipe] = {r.name: r for r in _RECIPES}
 
 
+def recipe_problems(config: TrainConfig) -> list[tuple[str, str]]:
+    """("recipe", reason) when ``config`` names a recipe that does not exist (checked by the tasks)."""
+    if config.recipe is None or config.recipe in RECIPES:
+        return []
+    return [("recipe", f"unknown recipe {config.recipe!r}; available: {', '.join(RECIPES)}")]
+
+
 def list_recipes() -> list[Recipe]:
     """All recipes, quickest first."""
     return list(_RECIPES)
