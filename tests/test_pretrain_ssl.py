@@ -109,3 +109,34 @@ def test_cancel_stores_nothing_and_taken_names_fail_before_training(tiny_npz: Pa
     assert not (tmp_path / "never").exists()
     with pytest.raises(ConfigError, match="name"):
         _config(name="bad name!").validate()
+
+
+def test_ssl_run_keeps_no_best_model_stores_the_final_backbone_and_repeats_itself(tiny_npz: Path,
+                                                                                    tmp_path: Path) -> None:
+    from medtl_gui.core.runs import RunRecord
+    from medtl_gui.core.training.checkpoints import checkpoint_exists, load_model_state
+
+    store = WeightStore(tmp_path / "weights", hub_dirs=[])
+    images, source = open_pretraining_images(tiny_npz)
+    events: list = []
+    result = pretrain_ssl(_config(epochs=3), images, events.append, source_name=source, run_dir=tmp_path / "a",
+                          weight_store=store)
+    assert result.status == "completed" and result.best_epoch is None
+    ends = [e for e in events if isinstance(e, EpochEnd)]
+    assert [e.is_best for e in ends] == [False] * 3, "no model selection in SimCLR pretraining"
+    assert all(0.0 <= e.metrics["contrastive_accuracy"] <= 1.0 for e in ends)
+    finished = next(e for e in events if isinstance(e, RunFinished))
+    assert finished.best_epoch is None and finished.report["method"] == "ssl"
+    record = RunRecord.existing(tmp_path / "a")
+    assert not checkpoint_exists(record.checkpoints, "best")
+    final = load_model_state(record.checkpoints, "last")  # the network after the last epoch
+    stored = store.load(store.find("tiny-ssl")).state_dict
+    assert set(stored) == {k.removeprefix("backbone.") for k in final if k.startswith("backbone.")}
+    assert all(torch.equal(stored[k], final["backbone." + k].float() if stored[k].is_floating_point()
+                           else final["backbone." + k]) for k in stored)
+    report = record.read_report()
+    assert report["final_loss"] == record.read_metrics()[-1]["train_loss"] == ends[-1].metrics["train_loss"]
+
+    again = pretrain_ssl(_config(epochs=3, name="tiny-ssl-2"), images, source_name=source, run_dir=tmp_path / "b",
+                         weight_store=store)
+    assert again.report["final_loss"] == report["final_loss"], "seeded views, order and initialisation"

@@ -93,8 +93,10 @@ class TrainingRun:
 
     def _build_runner(self, batches: Any) -> StepRunner:
         c, s = self.config, self.settings
-        groups = stage_parameter_groups(self.model, c.lr, s.lr_decay, c.weight_decay,
-                                        backbone_weight_decay=s.retention != "l2sp")
+        groups = self.task.parameter_groups(self)  # None: per-stage groups (discriminative learning rates)
+        if groups is None:
+            groups = stage_parameter_groups(self.model, c.lr, s.lr_decay, c.weight_decay,
+                                            backbone_weight_decay=s.retention != "l2sp")
         for callback in self.callbacks:
             groups += callback.parameter_groups(self)
         optimizer = build_optimizer(c.optimizer, groups, c.lr, c.weight_decay, c.momentum)
@@ -187,7 +189,7 @@ class TrainingRun:
     def _end_epoch(self, epoch: int, outcome, runner: StepRunner, val_loader, trainable: list[str],
                    sample_at: list[int]) -> bool:
         """Validate, record, checkpoint and report one epoch; True to stop early."""
-        record: dict[str, Any] = {"epoch": epoch, "train_loss": outcome.mean_loss}
+        record: dict[str, Any] = {"epoch": epoch, "train_loss": outcome.mean_loss, **self.task.train_metrics(self)}
         validation = self.task.validate(self, runner, val_loader) if val_loader is not None else None
         if validation is not None:
             record.update(validation.metrics)
@@ -208,7 +210,8 @@ class TrainingRun:
         """Keep score of the monitored metric, write the epoch's metrics line and checkpoints, report it;
         returns True when early stopping ends the run."""
         value = record.get(self.settings.monitor)
-        improved = self._is_improvement(value)
+        # a run that monitors nothing (SSL pretraining) keeps no best model: its result is the final one
+        improved = self.settings.monitor is not None and self._is_improvement(value)
         if improved:
             self.best_epoch, self.best_metric, self.bad_epochs = epoch, value, 0
         else:
@@ -248,6 +251,7 @@ class TrainingRun:
         if status != "cancelled" and ddp.checkpoint_exists(self.folder.checkpoints, "best"):
             self.model.load_state_dict(ddp.load_model_state(self.folder.checkpoints, "best"))
             self.task.evaluate_best(self, runner, batches, report)
+        self.task.on_finish(self, status, report)
         report["seconds"] = time.perf_counter() - self.started
         for callback in self.callbacks:
             callback.report(self, report, status)
