@@ -7,7 +7,9 @@ stage freezing per strategy, the optimiser and schedule, the step runner
 (mixed precision, retention term, distributed wrapping), cancel/pause,
 resume from ``last``, the monitored metric and early stopping, the crash-safe
 order of metrics line, ``last`` and ``best`` checkpoints, and the report.
-The task supplies batches, loss, validation figures and its report fields;
+The task supplies batches, loss, validation figures and its report fields
+(and, where it differs from supervised training, optimiser groups, figures
+of each training epoch and a last step before the report: SSL pretraining);
 cross-cutting concerns (domain adaptation, time budget) are callbacks
 (:mod:`run_callbacks`).
 """
