@@ -10,7 +10,7 @@ import torch
 
 from medtl_gui.core.data.segmentation_cases import PreparedCase
 from medtl_gui.core.training import ConfigError, TrainConfig
-from medtl_gui.core.training.segmentation_run import SegmentationBatches
+from medtl_gui.core.tasks.segmentation_batches import SegmentationBatches
 
 from conftest import run_cli
 

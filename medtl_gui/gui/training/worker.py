@@ -3,7 +3,7 @@
 Everything it needs arrives in a :class:`TrainRequest` made on the GUI
 thread before the thread starts (the config is a copy; the worker never
 reads a widget). On its thread it freezes the labels
-(:func:`snapshot_training_data`), imports torch, sets the number of CPU
+(the task's ``project_data``), imports torch, sets the number of CPU
 threads, keeps the garbage collector off long-lived objects (full
 collections hold the GIL and would stall the GUI thread), and calls
 ``train`` with a :class:`ProgressRelay` whose results it emits as signals;
