@@ -254,19 +254,36 @@ class Task:
         raise NotImplementedError(f"task {self.name!r} stores no mask proposals")
 
     # ------------------------------------------------------------------ reports
-    #: section id -> heading of the task's HTML report, in order
-    report_titles: dict[str, str] = {}
-    #: the headline figures (key, title) shown above the report's sections
-    report_key_figures: tuple[tuple[str, str], ...] = ()
+    #: where the task's HTML report comes from, each as "module:name" (imported on first use): "collect"
+    #: (run, data location, split, options -> ReportContent), "sections" (content -> section id -> HTML),
+    #: "titles" (section id -> heading, in order), "key_figures" ((key, title) tiles above the sections)
+    report_parts: dict[str, str] = {}
+
+    def _report_part(self, key: str) -> Any:
+        spec = self.report_parts.get(key)
+        if spec is None:
+            raise NotImplementedError(f"task {self.name!r} writes no report")
+        module, _, name = spec.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    @property
+    def report_titles(self) -> dict[str, str]:
+        """Section id -> heading of the task's HTML report, in order."""
+        return self._report_part("titles")
+
+    @property
+    def report_key_figures(self) -> tuple[tuple[str, str], ...]:
+        """The headline figures (key, title) shown above the report's sections."""
+        return self._report_part("key_figures")
 
     def collect_report(self, run_dir: str | Path, location: str | Path, split: str, **options: Any) -> Any:
         """The content of a run's HTML report (``reporting.report_data.ReportContent``): the run evaluated on
         ``split`` of the data at ``location``; options: identified, device, checkpoint, progress."""
-        raise NotImplementedError(f"task {self.name!r} writes no report")
+        return self._report_part("collect")(run_dir, location, split, **options)
 
     def report_sections(self, content: Any) -> dict[str, str]:
         """Section id -> HTML body of the report (ids from :attr:`report_titles`)."""
-        raise NotImplementedError(f"task {self.name!r} writes no report")
+        return self._report_part("sections")(content)
 
     def evaluation_lines(self, result: dict[str, Any]) -> list[str]:
         """:meth:`evaluate_run`'s result as text lines."""

@@ -41,6 +41,10 @@ class ClassificationTask(Task):
     config_section = {"domain_adaptation": "none"}
     summary_keys = ("accuracy", "balanced_accuracy", "auc", "f1", "mae")
     checks_module = "medtl_gui.core.tasks.classification_checks"
+    report_parts = {"collect": "medtl_gui.core.reporting.report_data:collect_classification",
+                    "sections": "medtl_gui.core.reporting.html_report:classification_sections",
+                    "titles": "medtl_gui.core.reporting.html_report:CLASSIFICATION_SECTIONS",
+                    "key_figures": "medtl_gui.core.reporting.html_report:CLASSIFICATION_KEY_FIGURES"}
     retentions = ("l2sp", "lwf")
 
     def single_process_reason(self, config: Any) -> str | None:
@@ -215,28 +219,6 @@ class ClassificationTask(Task):
                             confidence_intervals=options.get("confidence_intervals", True),
                             device=options.get("device", "auto"), checkpoint=checkpoint,
                             tta=options.get("tta", "none"))
-
-    @property
-    def report_titles(self) -> dict[str, str]:
-        from medtl_gui.core.reporting.html_report import CLASSIFICATION_SECTIONS
-
-        return CLASSIFICATION_SECTIONS
-
-    @property
-    def report_key_figures(self) -> tuple[tuple[str, str], ...]:
-        from medtl_gui.core.reporting.html_report import CLASSIFICATION_KEY_FIGURES
-
-        return CLASSIFICATION_KEY_FIGURES
-
-    def collect_report(self, run_dir: str | Path, location: str | Path, split: str, **options: Any) -> Any:
-        from medtl_gui.core.reporting.report_data import collect_classification
-
-        return collect_classification(run_dir, location, split, **options)
-
-    def report_sections(self, content: Any) -> dict[str, str]:
-        from medtl_gui.core.reporting.html_report import classification_sections
-
-        return classification_sections(content)
 
     def evaluation_lines(self, result: dict[str, Any]) -> list[str]:
         lines = [f"{result['data']} ({result['n']} images), run {result['run']}"]

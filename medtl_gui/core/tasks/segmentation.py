@@ -53,6 +53,10 @@ class SegmentationTask(Task):
     counts_patches = True
     summary_keys = ("dice", "iou", "auc", "sensitivity", "specificity")
     checks_module = "medtl_gui.core.tasks.segmentation_checks"
+    report_parts = {"collect": "medtl_gui.core.reporting.report_data:collect_segmentation",
+                    "sections": "medtl_gui.core.reporting.html_report:segmentation_sections",
+                    "titles": "medtl_gui.core.reporting.html_report:SEGMENTATION_SECTIONS",
+                    "key_figures": "medtl_gui.core.reporting.html_report:SEGMENTATION_KEY_FIGURES"}
     retentions = ("l2sp",)
 
     @property
@@ -265,28 +269,6 @@ class SegmentationTask(Task):
         trained = load_segmentation_run(run_dir, checkpoint)
         return predict_project_masks(project, trained, image_ids, device=device, flips=flips, progress=progress,
                                      cancel=cancel)
-
-    @property
-    def report_titles(self) -> dict[str, str]:
-        from medtl_gui.core.reporting.html_report import SEGMENTATION_SECTIONS
-
-        return SEGMENTATION_SECTIONS
-
-    @property
-    def report_key_figures(self) -> tuple[tuple[str, str], ...]:
-        from medtl_gui.core.reporting.html_report import SEGMENTATION_KEY_FIGURES
-
-        return SEGMENTATION_KEY_FIGURES
-
-    def collect_report(self, run_dir: str | Path, location: str | Path, split: str, **options: Any) -> Any:
-        from medtl_gui.core.reporting.report_data import collect_segmentation
-
-        return collect_segmentation(run_dir, location, split, **options)
-
-    def report_sections(self, content: Any) -> dict[str, str]:
-        from medtl_gui.core.reporting.html_report import segmentation_sections
-
-        return segmentation_sections(content)
 
     def evaluation_lines(self, result: dict[str, Any]) -> list[str]:
         lines = [f"{result['data']} ({result['n_images']} images, {result['n_cases']} cases), run {result['run']}"
