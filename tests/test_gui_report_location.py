@@ -19,7 +19,7 @@ def test_offscreen_desktop_cannot_open_reports(qtbot) -> None:
 
 def test_report_without_a_handler_shows_its_path_with_open_folder_and_copy(qtbot, tiny_run) -> None:  # noqa: F811
     from medtl_gui.gui.training.run_history import RunHistoryPanel
-    from medtl_gui.gui.training.run_records import list_runs
+    from medtl_gui.core.runs.history import list_runs
 
     run, _ = tiny_run
     panel = RunHistoryPanel()

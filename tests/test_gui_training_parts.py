@@ -18,7 +18,7 @@ from medtl_gui.core.training.events import (
     ValidationSample,
     ValidationSamples,
 )
-from medtl_gui.gui.training.epoch_figures import (
+from medtl_gui.core.evaluation.epoch_figures import (
     ValidationFigures,
     ValidationPrediction,
     per_class_figures,
@@ -28,7 +28,7 @@ from medtl_gui.gui.training.epoch_figures import (
     validation_figures,
 )
 from medtl_gui.gui.training.run_progress import ProgressRelay, error_hint
-from medtl_gui.gui.training.run_records import config_differences, list_runs, read_validation, summarise_run
+from medtl_gui.core.runs.history import config_differences, list_runs, read_validation, summarise_run
 from medtl_gui.core.training.setup_checks import (
     DataSummary,
     preset_config,

@@ -9,7 +9,7 @@ from test_report import tiny_run  # noqa: F401 - the module-scoped run fixture
 
 def test_report_button_writes_the_report_in_the_background_and_opens_it(qtbot, tiny_run) -> None:  # noqa: F811
     from medtl_gui.gui.training.run_history import RunHistoryPanel
-    from medtl_gui.gui.training.run_records import list_runs
+    from medtl_gui.core.runs.history import list_runs
 
     run, _ = tiny_run
     panel = RunHistoryPanel()

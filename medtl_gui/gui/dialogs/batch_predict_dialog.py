@@ -320,7 +320,7 @@ def show_batch_predict_dialog(window: Any) -> BatchPredictDialog:
     runs_dir = Path(project.folder) / "runs" if project is not None else None
     active = None
     if project is not None:
-        from medtl_gui.gui.training.run_records import active_run_id
+        from medtl_gui.core.runs.history import active_run_id
 
         active = active_run_id(project)
     dialog = BatchPredictDialog(window, runs_dir, active)

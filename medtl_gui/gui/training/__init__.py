@@ -8,7 +8,8 @@
   become queued Qt signals.
 - ``run_monitor`` with ``curves``, ``confusion_matrix_view``, ``roc_view``,
   ``per_class_table``, ``segmentation_strip``: live plots, redrawn at ~15 Hz.
-- ``run_records`` / ``run_history``: runs of the project, reopened and compared.
+- ``run_history``: runs of the project (summarised by :mod:`medtl_gui.core.runs.history`), reopened and
+  compared; the monitor's figures come from :mod:`medtl_gui.core.evaluation.epoch_figures`.
 - ``prediction_job``: apply a run to the unlabelled images as model proposals.
 - ``training_controller``: docks, menu actions and the wiring to the main window.
 

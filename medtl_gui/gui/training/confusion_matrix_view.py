@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from medtl_gui.gui.training.epoch_figures import row_percentages
+from medtl_gui.core.evaluation.epoch_figures import row_percentages
 
 #: heat colours: 0 % and 100 % of a row (blue scale), text switches to dark on light cells
 _LOW, _HIGH = np.array([38, 44, 56]), np.array([66, 165, 245])

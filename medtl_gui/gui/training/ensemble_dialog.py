@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout,
 
 from medtl_gui.core.tasks import can
 from medtl_gui.core.runs import RunRecord
-from medtl_gui.gui.training.run_records import RunSummary, list_runs
+from medtl_gui.core.runs.history import RunSummary, list_runs
 
 #: combination name -> text shown in the dialog
 COMBINATION_TITLES = {

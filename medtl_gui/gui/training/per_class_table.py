@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from medtl_gui.gui.training.epoch_figures import ClassFigures
+from medtl_gui.core.evaluation.epoch_figures import ClassFigures
 
 COLUMNS: tuple[str, ...] = ("Class", "Images", "Precision", "Recall", "Specificity", "F1")
 #: what the header shows (short where the word is long; the tool tips say it in full)

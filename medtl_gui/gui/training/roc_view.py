@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from medtl_gui.gui.training.curves import cache_axes, with_legend
-from medtl_gui.gui.training.epoch_figures import RocCurve
+from medtl_gui.core.evaluation.epoch_figures import RocCurve
 from medtl_gui.gui.training.plot_legend import PlotLegend
 
 _COLORS = ("#4fc3f7", "#ffb74d", "#aed581", "#f06292", "#ba68c8", "#90a4ae")

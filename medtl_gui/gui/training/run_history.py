@@ -34,7 +34,7 @@ from medtl_gui.gui.training.ensemble_dialog import (
     list_runs_and_ensembles,
 )
 from medtl_gui.gui.training.report_job import ReportLauncher
-from medtl_gui.gui.training.run_records import RunSummary
+from medtl_gui.core.runs.history import RunSummary
 
 COLUMNS: tuple[str, ...] = ("Run", "Status", "Model and settings", "Duration", "Best", "Active")
 

@@ -28,11 +28,11 @@ from medtl_gui.core.evaluation.headline import RunHeadline, run_headline
 from medtl_gui.core.tasks import TASKS
 from medtl_gui.gui.training.confusion_matrix_view import ConfusionMatrixView
 from medtl_gui.gui.training.curves import TrainingCurves
-from medtl_gui.gui.training.epoch_figures import ValidationFigures, per_class_figures
+from medtl_gui.core.evaluation.epoch_figures import ValidationFigures, per_class_figures
 from medtl_gui.gui.training.per_class_table import PerClassTable
 from medtl_gui.gui.training.roc_view import RocView
 from medtl_gui.gui.training.run_progress import BatchProgress, EpochReport, RunOutcome, budget_text
-from medtl_gui.gui.training.run_records import RunSummary, duration_text
+from medtl_gui.core.runs.history import RunSummary, duration_text
 from medtl_gui.gui.training.segmentation_strip import SegmentationStrip
 
 

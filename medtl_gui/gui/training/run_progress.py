@@ -28,7 +28,7 @@ from medtl_gui.core.training.events import (
     RunStarted,
     ValidationSamples,
 )
-from medtl_gui.gui.training.epoch_figures import (
+from medtl_gui.core.evaluation.epoch_figures import (
     ClassFigures,
     ValidationFigures,
     ValidationPrediction,

@@ -22,7 +22,7 @@ from medtl_gui.gui.training.prediction_job import PredictionSummary, predict_unl
 from medtl_gui.gui.training.run_history import RunHistoryPanel
 from medtl_gui.gui.training.run_monitor import RunMonitor
 from medtl_gui.gui.training.run_progress import RunOutcome
-from medtl_gui.gui.training.run_records import RunSummary, active_run_id, read_epochs, read_validation, set_active_run
+from medtl_gui.core.runs.history import RunSummary, active_run_id, read_epochs, read_validation, set_active_run
 from medtl_gui.gui.training.status_progress import StatusProgress
 from medtl_gui.gui.training.training_panel import TrainingPanel
 from medtl_gui.gui.training.training_session import TrainingSession

@@ -1,4 +1,4 @@
-"""The project's runs as the history panel shows them, read from their folders (no Qt, no torch).
+"""The project's runs as the GUI's history panel lists them, read through :class:`RunRecord` (no Qt, no torch).
 
 A run folder (``runs/<id>/``, read through ``core.runs.RunRecord``) holds
 ``config.json``, ``metrics.jsonl``, ``report.json`` and checkpoints; this
@@ -15,7 +15,7 @@ from typing import Any
 
 from medtl_gui.core.evaluation.headline import RunHeadline, run_headline
 from medtl_gui.core.runs import RunRecord
-from medtl_gui.gui.training.epoch_figures import ValidationFigures
+from medtl_gui.core.evaluation.epoch_figures import ValidationFigures
 
 #: project setting naming the run whose model "Apply model" uses by default
 ACTIVE_RUN_KEY = "active_run"
