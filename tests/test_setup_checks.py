@@ -153,3 +153,23 @@ def test_a_registered_task_brings_its_own_checks_and_titles(toy_task):
     assert DataSummary().training_images("toy-setup") == 7
     only = weight_choices(NoWeightStore(), "resnet18", "toy-setup")  # no hook: no weights fit, default text
     assert [c.value for c in only] == [None] and only[0].reason.startswith("Train from random weights")
+
+
+def test_medtl_train_asks_the_panels_questions_before_a_run_starts(tmp_path, capsys):
+    """One pre-flight for the app and the CLI: the same sentence stops both (here: a class without labels)."""
+    from conftest import make_small_project
+
+    from medtl_gui.cli import main
+    from medtl_gui.core.project import Project
+    from medtl_gui.core.training.config import TrainConfig
+    from medtl_gui.core.training.setup_checks import setup_problems, summarise_project
+
+    folder = make_small_project(tmp_path, n_images=4)  # one 'lesion' label, no 'normal' one
+    code = main(["train", str(folder), "--model", "baseline_cnn", "--epochs", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot start this run" in err
+    with Project.open(folder) as project:
+        panel = setup_problems(TrainConfig(model="baseline_cnn"), summarise_project(project))
+    too_few = next(p for p in panel if p.startswith("Too few labels"))
+    assert too_few in err, "the CLI gives the panel's own sentence"
+    assert not (folder / "runs").exists() or not any((folder / "runs").iterdir()), "no run folder was made"

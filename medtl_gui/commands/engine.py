@@ -261,6 +261,8 @@ def run_train(args: argparse.Namespace) -> int:
             with_target_npz(data, args.target_data)
         config = _config_from_args(args, task, data,
                                    tell=not args.quiet and not distributed_launch.launched_by_torchrun())
+        if args.resume is None:
+            _preflight(config, args)
     main_rank = True
     try:
         with cancellable_job(quiet=args.quiet) as job:
@@ -277,6 +279,16 @@ def run_train(args: argparse.Namespace) -> int:
             if split in result.report:
                 print(f"{split}: {task.summary(result.report[split])}", file=sys.stderr)
     return exit_code(result.status)
+
+
+def _preflight(config, args: argparse.Namespace) -> None:
+    """The training panel's checks before a run starts (labels per class, masks, batch size, target domain,
+    weights), asked of a project here too: a UsageError with every problem found."""
+    from medtl_gui.core.training.setup_checks import project_setup_problems
+
+    problems = project_setup_problems(config, args.data, _store(getattr(args, "weights_dir", None)))
+    if problems:
+        raise UsageError(f"{args.data}: cannot start this run: " + " ".join(problems))
 
 
 def _restart(args: argparse.Namespace) -> None:
@@ -301,6 +313,8 @@ def _launch_train(args: argparse.Namespace, job, task) -> int:
         data = task.open_data(args.data)
         config = _config_from_args(args, task, data)
         config.validate()
+        if args.resume is None:
+            _preflight(config, args)
     except _user_errors() as exc:
         raise UsageError(str(exc)) from exc
     finally:

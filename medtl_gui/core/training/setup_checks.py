@@ -203,6 +203,19 @@ def setup_problems(config: TrainConfig, summary: DataSummary, store: Any | None 
     return problems
 
 
+def project_setup_problems(config: TrainConfig, location: str | Path, store: Any | None = None) -> list[str]:
+    """:func:`setup_problems` of a run on the project at ``location`` (``medtl train PROJECT`` asks the panel's
+    questions before it starts); empty for data that is not a project (an .npz is checked by the engine)."""
+    from medtl_gui.core.inference.location_prediction import PROJECT_FILE
+    from medtl_gui.core.project import Project
+
+    if not (Path(location) / PROJECT_FILE).is_file():
+        return []
+    with Project.open(location) as project:
+        summary = summarise_project(project)
+    return setup_problems(config, summary, store)
+
+
 def _weight_problems(config: TrainConfig, store: Any | None) -> list[str]:
     pretrained = None if config.pretrained in (None, "none") else config.pretrained
     problems = []
