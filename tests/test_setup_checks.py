@@ -173,3 +173,22 @@ def test_medtl_train_asks_the_panels_questions_before_a_run_starts(tmp_path, cap
     too_few = next(p for p in panel if p.startswith("Too few labels"))
     assert too_few in err, "the CLI gives the panel's own sentence"
     assert not (folder / "runs").exists() or not any((folder / "runs").iterdir()), "no run folder was made"
+
+
+def test_images_without_a_split_count_as_training_images_as_the_engine_uses_them():
+    """The engine trains on the train split plus the images without a split: the checks count them too."""
+    from medtl_gui.core.training.config import TrainConfig
+    from medtl_gui.core.training.setup_checks import DataSummary, setup_problems
+
+    unassigned_only = DataSummary(["normal", "lesion"], {"unassigned": {"normal": 3, "lesion": 2}},
+                                  {"unassigned": 4}, ["vessel"], {})
+    assert unassigned_only.training_images("classification") == 5
+    assert not [p for p in setup_problems(TrainConfig(model="baseline_cnn", batch_size=4), unassigned_only)
+                if p.startswith("Too few labels")]
+    assert unassigned_only.training_images("segmentation") == 4
+    seg = TrainConfig(task="segmentation", model="unet_small", strategy="full")
+    assert setup_problems(seg, unassigned_only) == []
+    test_only = DataSummary(["normal", "lesion"], {"test": {"normal": 3, "lesion": 3}}, {"test": 4}, ["vessel"], {})
+    assert any(p.startswith("Too few labels") for p in setup_problems(TrainConfig(model="baseline_cnn"), test_only))
+    assert any("No image of the training split" in p for p in setup_problems(seg, test_only)), \
+        "test images never train"

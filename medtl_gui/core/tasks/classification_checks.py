@@ -62,7 +62,7 @@ def setup_problems(config: Any, summary: Any) -> list[str]:
 def _label_problems(summary: Any) -> list[str]:
     if not summary.class_names:
         return ["The project has no classes: add classes (Edit ▸ Classes…) and label images."]
-    counts = summary.class_counts.get("train", {})
+    counts = summary.training_class_counts()  # the train split and the images without a split, as the engine
     short = [(name, counts.get(name, 0)) for name in summary.class_names if counts.get(name, 0) < MIN_LABELS_PER_CLASS]
     if not short:
         return []
@@ -84,8 +84,8 @@ def _domain_problems(config: Any, summary: Any) -> list[str]:
 
 
 def training_images(summary: Any) -> int:
-    """Labelled images of the train split."""
-    return summary.labelled("train")
+    """Labelled images a run trains on (the train split and the images without a split)."""
+    return sum(summary.training_class_counts().values())
 
 
 def describe_data(summary: Any) -> str:

@@ -41,19 +41,19 @@ def random_init_reason(model: str) -> str | None:
 
 def setup_problems(config: Any, summary: Any) -> list[str]:
     """Segmentation labels defined, masks painted on training images, at least one to train and one to validate."""
-    masked = summary.masked
+    training = summary.training_masked()  # the train split and the images without a split, as the engine
     if not summary.seg_labels:
         return ["The project has no segmentation labels: add one (Edit ▸ Segmentation labels) and paint masks."]
-    if masked.get("train", 0) == 0:
+    if training == 0:
         return ["No image of the training split has a mask: paint masks (Segment menu) on training images first."]
-    if masked.get("train", 0) + masked.get("val", 0) < 2:
+    if training + summary.masked.get("val", 0) < 2:
         return ["Segmentation needs at least 2 masked images (one to train, one to validate)."]
     return []
 
 
 def training_images(summary: Any) -> int:
-    """Masked images of the train split."""
-    return summary.masked.get("train", 0)
+    """Masked images a run trains on (the train split and the images without a split)."""
+    return summary.training_masked()
 
 
 def describe_data(summary: Any) -> str:

@@ -148,6 +148,10 @@ def weight_choices(store: Any, model: str, task: str) -> list[WeightChoice]:
 
 
 # ------------------------------------------------------------------------------- data
+#: the summary's name for images without a split (they train with the training split)
+UNASSIGNED = "unassigned"
+
+
 @dataclass(frozen=True)
 class DataSummary:
     """What the project holds for training (a snapshot for the panel's checks)."""
@@ -161,6 +165,16 @@ class DataSummary:
     def labelled(self, split: str) -> int:
         """Labelled images of a split."""
         return sum(self.class_counts.get(split, {}).values())
+
+    def training_class_counts(self) -> dict[str, int]:
+        """Labelled images a run trains on, per class: the train split and, as the engine does, the images
+        without a split (never the test split)."""
+        return {name: self.class_counts.get("train", {}).get(name, 0)
+                + self.class_counts.get(UNASSIGNED, {}).get(name, 0) for name in self.class_names}
+
+    def training_masked(self) -> int:
+        """Masked images a segmentation run trains on: the train split and the images without a split."""
+        return self.masked.get("train", 0) + self.masked.get(UNASSIGNED, 0)
 
     def training_images(self, task: str) -> int:
         """Images a run of ``task`` trains and validates on (classification: labelled; segmentation: masked)."""
@@ -179,7 +193,7 @@ def summarise_project(project: Any, with_masks: bool = True) -> DataSummary:
               for split, values in info.get("splits", {}).items()}
     masked: dict[str, int] = {}
     if with_masks and info.get("masks"):
-        for split in ("train", "val", "test"):
+        for split in ("train", "val", "test", UNASSIGNED):
             masked[split] = len(project.images(split=split, has_mask=True))
     from medtl_gui.core.project.domains import domain_counts
 
