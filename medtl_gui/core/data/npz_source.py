@@ -23,6 +23,7 @@ SPLITS = ("train", "val", "test")
 KNOWN_CLASS_NAMES = {
     "pneumoniamnist": ["normal", "pneumonia"],
     "breastmnist": ["malignant", "normal, benign"],
+    "vesselmnist3d": ["vessel", "aneurysm"],  # volumes: read by medtl_gui.core.tasks.volume_data
 }
 
 
