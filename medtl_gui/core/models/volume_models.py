@@ -5,8 +5,8 @@ block, then ``head``) are what the strategies freeze and give
 discriminative learning rates to, exactly as for 2D models.
 
 - ``cnn3d_small``: a small 3D CNN (four conv blocks, widths w, 2w, 4w, 8w,
-  max-pooling between them, global average + max pooling); about 0.5 M
-  parameters at w=16 and fast enough on a 2-core CPU for 28^3 volumes.
+  max-pooling between them, global average + max pooling); about 0.9 M
+  parameters at w=16 and fast enough on a 2-core CPU for 28^3 volumes; the deepest block runs in float32.
 - ``resnet18_3d``: torchvision's video ResNet-18 (``r3d_18``, 33 M
   parameters) with a 1-channel stem; slow on a CPU (about 7x the small CNN).
 
@@ -53,6 +53,20 @@ class AvgMaxPool3d(nn.Module):
         return torch.cat([x.mean(dim=(2, 3, 4)), x.amax(dim=(2, 3, 4))], dim=1)
 
 
+class Float32Stage(nn.Module):
+    """Runs ``inner`` in float32 even under bf16/fp16 autocast. The deepest 3D blocks work on a few voxels
+    (2^3 to 4^3): there, bf16 convolution gradients on the CPU turned a weight into NaN within a few
+    steps, while their cost in float32 is negligible."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self.inner(x.float())
+
+
 def small_cnn3d_backbone(in_channels: int = 1, width: int = 16) -> tuple[nn.Sequential, int]:
     """Stem + three pooled conv blocks + global average/max pooling; returns (backbone, feature width)."""
     w = width
@@ -60,7 +74,7 @@ def small_cnn3d_backbone(in_channels: int = 1, width: int = 16) -> tuple[nn.Sequ
         ("stem", _conv_block(in_channels, w)),
         ("block1", nn.Sequential(nn.MaxPool3d(2), _conv_block(w, 2 * w))),
         ("block2", nn.Sequential(nn.MaxPool3d(2, ceil_mode=True), _conv_block(2 * w, 4 * w))),
-        ("block3", nn.Sequential(nn.MaxPool3d(2, ceil_mode=True), _conv_block(4 * w, 8 * w))),
+        ("block3", Float32Stage(nn.Sequential(nn.MaxPool3d(2, ceil_mode=True), _conv_block(4 * w, 8 * w)))),
         ("pool", AvgMaxPool3d()),
     ]))
     return backbone, 16 * w
@@ -76,7 +90,7 @@ def resnet18_3d_backbone(in_channels: int = 1) -> tuple[nn.Sequential, int]:
                                 padding=old.padding, bias=False)
     backbone = nn.Sequential(OrderedDict([
         ("stem", network.stem), ("layer1", network.layer1), ("layer2", network.layer2),
-        ("layer3", network.layer3), ("layer4", network.layer4),
+        ("layer3", Float32Stage(network.layer3)), ("layer4", Float32Stage(network.layer4)),
         ("pool", nn.AdaptiveAvgPool3d(1)), ("flatten", nn.Flatten()),
     ]))
     return backbone, 512
@@ -95,10 +109,10 @@ class VolumeModelSpec:
 
 VOLUME_MODELS: dict[str, VolumeModelSpec] = {spec.name: spec for spec in (
     VolumeModelSpec("cnn3d_small", "Small 3D CNN",
-                    "Four 3D conv blocks (16-128 channels) with global average and max pooling; about 0.5 M "
+                    "Four 3D conv blocks (16-128 channels) with global average and max pooling; about 0.9 M "
                     "parameters, fast on a CPU.", lambda c: small_cnn3d_backbone(c, 16)),
     VolumeModelSpec("cnn3d_wide", "Small 3D CNN (wider)",
-                    "The small 3D CNN with 24-192 channels (about 1.2 M parameters, about 2.5x slower).",
+                    "The small 3D CNN with 24-192 channels (about 2 M parameters, about 2.5x slower).",
                     lambda c: small_cnn3d_backbone(c, 24)),
     VolumeModelSpec("resnet18_3d", "3D ResNet-18",
                     "torchvision's video ResNet-18 (r3d_18) with a 1-channel stem, 33 M parameters; slow on a CPU.",

@@ -22,10 +22,12 @@ from medtl_gui.core.tasks.registry import (
     unregister_task,
 )
 from medtl_gui.core.tasks.classification import CLASSIFICATION
+from medtl_gui.core.tasks.classification3d import CLASSIFICATION3D
 from medtl_gui.core.tasks.segmentation import SEGMENTATION
 
 register_task(CLASSIFICATION)
 register_task(SEGMENTATION)
+register_task(CLASSIFICATION3D)
 
 __all__ = [
     "CLASSIFICATION", "DEFAULT_TASK", "EpochValidation", "Prepared", "SEGMENTATION", "TASKS", "Task",

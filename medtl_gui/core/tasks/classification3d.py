@@ -29,8 +29,8 @@ from medtl_gui.core.tasks.classification import CLASSIFICATION
 #: the strategies that make sense for 3D networks from random weights (no retention: nothing to retain)
 STRATEGIES_3D = ("full", "finetune_last_n", "gradual_unfreezing", "feature_extraction")
 #: the default recipe (chosen on a split inside VesselMNIST3D's training set; see benchmarks/RESULTS.md)
-DEFAULT_3D_RECIPE = dict(task="classification3d", model="cnn3d_small", epochs=30, batch_size=32, lr=3e-3,
-                         weight_decay=1e-4, schedule="onecycle", augmentation="standard", imbalance="auto")
+DEFAULT_3D_RECIPE = dict(task="classification3d", model="cnn3d_small", epochs=25, batch_size=32, lr=3e-3,
+                         weight_decay=1e-4, schedule="onecycle", augmentation="strong", imbalance="balanced_sampler")
 
 
 def default_3d_config(**overrides: Any) -> Any:
