@@ -63,6 +63,25 @@ def test_volumes_are_claimed_and_2d_images_are_not(tmp_path):
         assert task_for_data(path).name == "classification"
 
 
+def test_a_volume_npz_with_a_lying_header_is_refused_before_it_is_read(tmp_path, capsys):
+    import io
+    import zipfile
+
+    from medtl_gui.cli import main
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False,
+                                                  "shape": (100_000, 1000, 1000, 1000)})
+    path = tmp_path / "lie.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("train_images.npy", header.getvalue())
+        archive.writestr("train_labels.npy", header.getvalue())
+    assert task_for_data(path) is CLASSIFICATION3D, "the header says volumes"
+    assert main(["train", str(path), "--run-dir", str(tmp_path / "run"), "--quiet"]) == 2
+    assert "declares an array of shape" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_3d_run_trains_and_evaluates_through_the_cli(tmp_path, capsys):
     from medtl_gui.cli import main
     from medtl_gui.core.runs import RunRecord

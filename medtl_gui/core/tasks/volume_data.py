@@ -118,9 +118,14 @@ def _class_names(path: Path, arrays: Any, n_classes: int) -> list[str]:
 
 def load_volume_npz(path: str | os.PathLike) -> VolumeSplits:
     """Every split of a volume ``.npz`` (train required); labels checked, class names shared by all splits."""
+    from medtl_gui.core.project.npz_checks import npz_problem
+
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "no such file")
+    problem = npz_problem(path)  # a lying header, a zip bomb or pickled objects: refused before reading
+    if problem:
+        raise DataError(path, problem)
     try:
         with np.load(path, allow_pickle=False) as archive:
             raw = {s: (archive[f"{s}_images"], archive[f"{s}_labels"]) for s in SPLITS
