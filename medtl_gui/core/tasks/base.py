@@ -87,6 +87,8 @@ class Task:
     summary_keys: tuple[str, ...] = ()
     #: retention losses the task's models support (others resolve to none)
     retentions: tuple[str, ...] = ("l2sp",)
+    #: whether the task trains on a project's images (the training panel offers only such tasks)
+    trains_on_projects: bool = True
     #: whether the task draws validation overlays in the GUI while it trains
     shows_overlays: bool = False
     #: the report sections ``medtl train`` summarises on stderr when the run ends

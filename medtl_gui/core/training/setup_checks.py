@@ -43,7 +43,7 @@ NEEDS_PRETRAINED = {
 def task_titles() -> dict[str, str]:
     """Config task value -> display title: each task's own name first (registration order), then the other values
     they serve (e.g. regression), each with its ``titles`` entry or the task's ``title``."""
-    tasks = registered_tasks()
+    tasks = [t for t in registered_tasks() if t.trains_on_projects]  # the panel trains on the open project
     names = [t.name for t in tasks] + [n for t in tasks for n in (t.names or (t.name,)) if n != t.name]
     return {name: task_named(name).titles.get(name, task_named(name).title) for name in names}
 
