@@ -169,7 +169,7 @@ def test_3d_augmentation_keeps_the_label_and_changes_the_volume():
     assert VolumeAugmentation.preset("none") is None
 
 
-def test_3d_config_problems_are_named(capsys, tmp_path):
+def test_3d_config_problems_are_named():
     from medtl_gui.core.training.config import ConfigError, TrainConfig
 
     config, note = CLASSIFICATION3D.default_config()

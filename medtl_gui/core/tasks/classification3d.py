@@ -35,7 +35,7 @@ DEFAULT_3D_RECIPE = dict(task="classification3d", model="cnn3d_small", epochs=25
 
 def default_3d_config(**overrides: Any) -> Any:
     """The 3D recipe a run starts from without a config file (a small 3D CNN from scratch; fits 10 minutes of a
-    2-core CPU on VesselMNIST3D's 1,335 training volumes)."""
+    quiet 2-core CPU on VesselMNIST3D's 1,335 training volumes: about 6 minutes)."""
     from medtl_gui.core.training.config import TrainConfig
 
     return TrainConfig.from_dict(DEFAULT_3D_RECIPE | overrides, origin="command line")
