@@ -115,6 +115,11 @@ def test_3d_run_trains_and_evaluates_through_the_cli(tmp_path, capsys):
 
     assert main(["train", str(data), "--model", "resnet18", "--run-dir", str(tmp_path / "other")]) == 2
     assert "unknown 3D model 'resnet18'" in capsys.readouterr().err
+    # what 3D runs cannot do yet is refused in one line naming the run (exit 2), never a traceback
+    assert main(["predict", str(data), "--run", str(run)]) == 2
+    assert "cannot predict scans yet" in capsys.readouterr().err
+    assert main(["report", "--run", str(run), "--data", str(data), "--out", str(tmp_path / "r.html")]) == 2
+    assert "writes no report" in capsys.readouterr().err
 
 
 def test_3d_models_freeze_their_stages_with_finetune_last_n():

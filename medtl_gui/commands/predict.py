@@ -57,6 +57,9 @@ def run_predict(args: argparse.Namespace) -> int:
     from medtl_gui.core.tasks import task_of
 
     task = task_of(args.run)
+    if task.prediction_output is None:
+        raise UsageError(f"{args.run}: {task.title} runs cannot predict scans yet; 'medtl evaluate DATA --run RUN' "
+                         "measures them on a data file's split")
     if task.prediction_output == "masks":
         if args.tta != "none":
             raise UsageError("--tta is not available for mask predictions yet (medtl evaluate --tta flips is)")

@@ -58,6 +58,8 @@ def run_report(args: argparse.Namespace) -> int:
                                  device=args.device, checkpoint=args.checkpoint, progress=progress)
     except DataError as exc:
         raise UsageError(str(exc)) from exc
+    except NotImplementedError as exc:  # a task that writes no report yet
+        raise UsageError(f"{args.run}: {exc}") from exc
     pdf = None
     if args.pdf is not None:
         pdf = result.path.with_suffix(".pdf") if args.pdf is True else Path(args.pdf)

@@ -93,8 +93,9 @@ class Task:
     shows_overlays: bool = False
     #: the report sections ``medtl train`` summarises on stderr when the run ends
     summary_splits: tuple[str, ...] = ("test",)
-    #: what a prediction is: "table" (a class or value per image) or "masks" (per pixel)
-    prediction_output: str = "table"
+    #: what a prediction is: "table" (a class or value per image), "masks" (per pixel), or None (the task's
+    #: runs cannot predict scans yet: ``medtl predict`` refuses them with a reason)
+    prediction_output: str | None = "table"
     #: the task's own ``medtl train`` options: option -> (TrainConfig field, type, help)
     cli_options: dict[str, tuple[str, type, str]] = {}
     #: display titles of the config task values it serves (default: ``title``)

@@ -109,6 +109,7 @@ class Classification3DTask(Task):
     names = ("classification3d",)
     title = "3D classification"
     trains_on_projects = False  # volumes in a project: not yet (project_data says why)
+    prediction_output = None  # predicting scans: not yet (medtl predict says so)
     capabilities = {"classification3d": frozenset({"headline", "unit_metrics"})}
     curve_metrics = {"classification3d": ("val_auc", "val_accuracy", "val_balanced_accuracy", "val_f1")}
     summary_keys = ("accuracy", "balanced_accuracy", "auc", "f1")
