@@ -25,6 +25,7 @@ from typing import Any
 
 from medtl_gui.core.tasks.base import EpochValidation, Prepared, Task
 from medtl_gui.core.tasks.classification import CLASSIFICATION
+from medtl_gui.core.training.resolved_settings import ResolvedSettings
 
 #: the strategies that make sense for 3D networks from random weights (no retention: nothing to retain)
 STRATEGIES_3D = ("full", "finetune_last_n", "gradual_unfreezing", "feature_extraction")
@@ -42,29 +43,10 @@ def default_3d_config(**overrides: Any) -> Any:
 
 
 @dataclass
-class Volume3DSettings:
-    """The config's automatic choices made concrete for the volumes (cf. ``run_setup.ResolvedSettings``)."""
+class Volume3DSettings(ResolvedSettings):
+    """``ResolvedSettings`` for volumes, with the volumes' preprocessing."""
 
-    strategy: Any
-    image_size: int
-    in_channels: int
-    retention: str
-    alpha: float
-    lr_decay: float
-    imbalance: str
-    monitor: str
-    monitor_mode: str
-    train: Any
-    val: Any
-    test: Any
-    val_held_out_of_train: bool
     preprocessing: Any = None
-
-    def to_json(self) -> dict:
-        return {"strategy": self.strategy.name, "image_size": self.image_size, "in_channels": self.in_channels,
-                "retention": self.retention, "alpha": self.alpha, "lr_decay": self.lr_decay,
-                "imbalance": self.imbalance, "monitor": self.monitor, "monitor_mode": self.monitor_mode,
-                "val_held_out_of_train": self.val_held_out_of_train}
 
 
 def resolve_3d_settings(config: Any, data: Any) -> Volume3DSettings:

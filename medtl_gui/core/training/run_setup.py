@@ -6,7 +6,6 @@ task/label mismatch); it runs before the run folder is written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,44 +24,11 @@ from medtl_gui.core.models.weights.store import WeightStore
 from medtl_gui.core.models.zoo import get_model_spec
 from medtl_gui.core.tasks.classification import head_kind
 from medtl_gui.core.training.config import ConfigError, TrainConfig
-from medtl_gui.core.training.strategies import DEFAULT_ALPHA, Strategy, get_strategy
+from medtl_gui.core.training.resolved_settings import ResolvedSettings
+from medtl_gui.core.training.strategies import DEFAULT_ALPHA, get_strategy
 
 #: metrics where lower is better
 LOWER_IS_BETTER = ("loss", "mae", "mse", "rmse")
-
-
-@dataclass
-class ResolvedSettings:
-    """The config's automatic choices made concrete for this data."""
-
-    strategy: Strategy
-    image_size: int
-    in_channels: int
-    retention: str
-    alpha: float
-    lr_decay: float
-    imbalance: str
-    monitor: str
-    monitor_mode: str  # "max" | "min"
-    train: LabelledImages
-    val: LabelledImages | None
-    test: LabelledImages | None
-    val_held_out_of_train: bool
-
-    def to_json(self) -> dict:
-        """The resolved values (no image lists) for config.json."""
-        return {
-            "strategy": self.strategy.name,
-            "image_size": self.image_size,
-            "in_channels": self.in_channels,
-            "retention": self.retention,
-            "alpha": self.alpha,
-            "lr_decay": self.lr_decay,
-            "imbalance": self.imbalance,
-            "monitor": self.monitor,
-            "monitor_mode": self.monitor_mode,
-            "val_held_out_of_train": self.val_held_out_of_train,
-        }
 
 
 def detect_in_channels(images: LabelledImages) -> int:
